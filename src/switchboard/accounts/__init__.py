@@ -1,0 +1,1 @@
+"""Partners, customer accounts, users, sign-in and the tenancy rules between them."""

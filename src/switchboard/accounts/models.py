@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from switchboard.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin, utcnow
+
+ROLES = ("partner_admin", "account_admin", "user")
+LANGUAGES = ("en", "fr")
+
+
+class Partner(IdMixin, TimestampMixin, Base):
+    __tablename__ = "partners"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Account(IdMixin, TimestampMixin, VersionedMixin, Base):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("partner_id", "name_key"),)
+
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Lower-cased name: two accounts of a partner may not differ only by case.
+    name_key: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    province: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    default_language: Mapped[str] = mapped_column(String(5), default="en")
+
+    partner: Mapped[Partner] = relationship()
+
+
+class User(IdMixin, TimestampMixin, VersionedMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'partner_admin' AND partner_id IS NOT NULL AND account_id IS NULL)"
+            " OR (role IN ('account_admin', 'user') AND account_id IS NOT NULL)",
+            name="role_scope",
+        ),
+        Index("ix_users_account_name", "account_id", "last_name", "first_name"),
+    )
+
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(320))
+    # E-mails are unique compared case-insensitively; this column carries that rule.
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Bumped when the password changes: API tokens issued before stop working.
+    token_version: Mapped[int] = mapped_column(default=0)
+
+    account: Mapped[Account | None] = relationship()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class LoginFailure(Base):
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_email_at", "email_key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    email_key: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

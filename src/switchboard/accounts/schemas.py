@@ -1,0 +1,140 @@
+"""Input and output shapes for partners, accounts, users and sign-in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from babel import Locale
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from switchboard.validation import StrictSchema
+
+Language = Literal["en", "fr"]
+COUNTRIES = frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+
+Name = Field(min_length=1, max_length=200)
+Password = Field(min_length=8, max_length=128)
+
+
+def _country(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    value = value.upper()
+    if value not in COUNTRIES:
+        raise ValueError("Must be a two-letter ISO country code, such as CA or FR.")
+    return value
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value or None
+
+
+class AccountCreate(StrictSchema):
+    name: str = Name
+    country: str | None = None
+    province: str | None = Field(default=None, max_length=100)
+    city: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, max_length=20)
+    default_language: Language = "en"
+
+    _check_country = field_validator("country")(_country)
+    _blanks = field_validator("province", "city", "address", "postal_code")(_blank_to_none)
+
+
+class AccountUpdate(StrictSchema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    country: str | None = None
+    province: str | None = Field(default=None, max_length=100)
+    city: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, max_length=20)
+    default_language: Language | None = None
+
+    _check_country = field_validator("country")(_country)
+    _blanks = field_validator("province", "city", "address", "postal_code")(_blank_to_none)
+
+
+class AccountOut(BaseModel):
+    id: str
+    partner_id: str
+    name: str
+    country: str | None
+    province: str | None
+    city: str | None
+    address: str | None
+    postal_code: str | None
+    default_language: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserCreate(StrictSchema):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    email: EmailStr = Field(max_length=320)
+    role: Literal["user", "account_admin"] = "user"
+    password: str | None = Field(default=None, min_length=8, max_length=128)
+
+    _blank = field_validator("password", mode="before")(lambda v: v or None)
+
+
+class UserUpdate(StrictSchema):
+    first_name: str | None = Field(default=None, min_length=1, max_length=100)
+    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    email: EmailStr | None = Field(default=None, max_length=320)
+    role: Literal["user", "account_admin"] | None = None
+    # null removes the password (the user can no longer sign in)
+    password: str | None = Field(default=None, min_length=8, max_length=128)
+
+
+class UserOut(BaseModel):
+    id: str
+    account_id: str | None
+    first_name: str
+    last_name: str
+    email: str
+    role: str
+    can_sign_in: bool
+    extensions: list[str] = []
+    licences: list[str] = []
+    location: str | None = None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class TokenRequest(StrictSchema):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class PasswordChange(StrictSchema):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Password
+
+
+class Me(BaseModel):
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    role: str
+    partner_id: str | None
+    account_id: str | None
+
+
+class PartnerCreate(StrictSchema):
+    name: str = Name
+    admin_email: EmailStr = Field(max_length=320)
+    admin_password: str = Password
+    admin_first_name: str = Field(default="Partner", min_length=1, max_length=100)
+    admin_last_name: str = Field(default="Admin", min_length=1, max_length=100)

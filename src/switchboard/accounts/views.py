@@ -1,0 +1,249 @@
+"""Console pages for accounts and users. Each handler reads the form, calls one service
+function, and either redirects (success) or renders the form again with the errors and
+what the admin typed."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from switchboard import i18n
+from switchboard.accounts import service as accounts
+from switchboard.accounts.schemas import COUNTRIES
+from switchboard.console.web import (
+    FormDep,
+    FormErrors,
+    Viewer,
+    ViewerDep,
+    flash,
+    language,
+    redirect,
+    render,
+)
+from switchboard.errors import ServiceError
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+ACCOUNT_FIELDS = ("name", "country", "province", "city", "address", "postal_code", "default_language")
+USER_FIELDS = ("first_name", "last_name", "email", "role", "password")
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+
+
+def _version(form: dict[str, str]) -> int | None:
+    raw = form.get("version", "")
+    return int(raw) if raw.isdigit() else -1 if raw else None
+
+
+def _pick(form: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
+    return {name: form.get(name, "") for name in fields if name in form}
+
+
+def _paging(total: int, page: int) -> dict[str, Any]:
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    return {"page": page, "pages": pages, "total": total}
+
+
+def _refused(request: Request, viewer: Viewer, template: str, exc: ServiceError, context: dict[str, Any],
+             account=None):
+    viewer.ctx.session.rollback()
+    gettext = i18n.gettext_for(language(request, account))
+    context = {**context, "errors": FormErrors.from_error(exc, gettext)}
+    return render(request, template, context, status_code=exc.status, account=account)
+
+
+def _countries(request: Request, account=None) -> list[tuple[str, str]]:
+    from babel import Locale
+
+    names = Locale(language(request, account)).territories
+    return sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda item: item[1])
+
+
+# ------------------------------------------------------------------ accounts
+
+@router.get("/accounts")
+def accounts_page(request: Request, viewer: ViewerDep, search: str = "", page: str | None = None):
+    number = _page_number(page)
+    total, rows = accounts.list_accounts(viewer.ctx, search=search[:200] or None, limit=PAGE_SIZE,
+                                         offset=(number - 1) * PAGE_SIZE)
+    return render(request, "accounts/accounts_list.html",
+                  {"accounts": rows, "search": search, **_paging(total, number)})
+
+
+@router.get("/accounts/new")
+def new_account_page(request: Request, viewer: ViewerDep):
+    return render(request, "accounts/account_form.html",
+                  {"account": None, "values": {"default_language": "en"}, "countries": _countries(request)})
+
+
+@router.post("/accounts/new")
+def create_account(request: Request, viewer: ViewerDep, form: FormDep):
+    values = _pick(form, ACCOUNT_FIELDS)
+    try:
+        account = accounts.create_account(viewer.ctx, values)
+    except ServiceError as exc:
+        return _refused(request, viewer, "accounts/account_form.html", exc,
+                        {"account": None, "values": values, "countries": _countries(request)})
+    flash(request, "Account %(name)s created.", name=account.name)
+    return redirect(f"/accounts/{account.id}/users")
+
+
+@router.get("/accounts/{account_id}/edit")
+def edit_account_page(request: Request, account_id: str, viewer: ViewerDep):
+    account = accounts.get_account(viewer.ctx, account_id)
+    values = {name: getattr(account, name) or "" for name in ACCOUNT_FIELDS}
+    return render(request, "accounts/account_form.html",
+                  {"account": account, "values": values, "countries": _countries(request, account)},
+                  account=account)
+
+
+@router.post("/accounts/{account_id}/edit")
+def update_account(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
+    values = _pick(form, ACCOUNT_FIELDS)
+    try:
+        account = accounts.update_account(viewer.ctx, account_id, values, expected_version=_version(form))
+    except ServiceError as exc:
+        account = accounts.get_account(viewer.ctx, account_id)
+        return _refused(request, viewer, "accounts/account_form.html", exc,
+                        {"account": account, "values": values, "countries": _countries(request, account)},
+                        account=account)
+    flash(request, "Account %(name)s saved.", name=account.name)
+    return redirect(f"/accounts/{account.id}/users")
+
+
+@router.get("/accounts/{account_id}/delete")
+def delete_account_page(request: Request, account_id: str, viewer: ViewerDep):
+    account = accounts.get_account(viewer.ctx, account_id)
+    return render(request, "accounts/confirm_delete.html",
+                  {"kind": "account", "name": account.name, "version": account.version,
+                   "action": f"/accounts/{account.id}/delete", "cancel": f"/accounts/{account.id}/users"},
+                  account=account)
+
+
+@router.post("/accounts/{account_id}/delete")
+def delete_account(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
+    account = accounts.get_account(viewer.ctx, account_id)
+    name = account.name
+    accounts.delete_account(viewer.ctx, account_id, expected_version=_version(form))
+    flash(request, "Account %(name)s deleted.", name=name)
+    return redirect("/accounts")
+
+
+# ------------------------------------------------------------------ users
+
+@router.get("/accounts/{account_id}/users")
+def users_page(request: Request, account_id: str, viewer: ViewerDep, search: str = "", page: str | None = None):
+    account = accounts.get_account(viewer.ctx, account_id)
+    number = _page_number(page)
+    total, rows = accounts.list_users(viewer.ctx, account_id, search=search[:200] or None, limit=PAGE_SIZE,
+                                      offset=(number - 1) * PAGE_SIZE)
+    template = "accounts/users_table.html" if request.headers.get("hx-request") else "accounts/users_list.html"
+    return render(request, template, {"account": account, "users": rows, "search": search,
+                                      **_paging(total, number)}, account=account)
+
+
+@router.get("/accounts/{account_id}/users/new")
+def new_user_page(request: Request, account_id: str, viewer: ViewerDep):
+    account = accounts.require_account_admin(viewer.ctx, account_id)
+    return render(request, "accounts/user_form.html", {"account": account, "user": None,
+                                                       "values": {"role": "user"}}, account=account)
+
+
+@router.post("/accounts/{account_id}/users/new")
+def create_user(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
+    account = accounts.require_account_admin(viewer.ctx, account_id)
+    values = _pick(form, USER_FIELDS)
+    try:
+        user = accounts.create_user(viewer.ctx, account_id, values)
+    except ServiceError as exc:
+        values.pop("password", None)
+        return _refused(request, viewer, "accounts/user_form.html", exc,
+                        {"account": account, "user": None, "values": values}, account=account)
+    flash(request, "User %(name)s created.", name=user.full_name)
+    return redirect(f"/accounts/{account_id}/users/{user.id}")
+
+
+@router.get("/accounts/{account_id}/users/{user_id}")
+def user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
+    account = accounts.get_account(viewer.ctx, account_id)
+    user = accounts.get_user(viewer.ctx, account_id, user_id)
+    return render(request, "accounts/user_detail.html", {"account": account, "user": user}, account=account)
+
+
+@router.get("/accounts/{account_id}/users/{user_id}/edit")
+def edit_user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
+    account = accounts.require_account_admin(viewer.ctx, account_id)
+    user = accounts.get_user(viewer.ctx, account_id, user_id)
+    values = {name: getattr(user, name) for name in USER_FIELDS if name != "password"}
+    return render(request, "accounts/user_form.html", {"account": account, "user": user, "values": values},
+                  account=account)
+
+
+@router.post("/accounts/{account_id}/users/{user_id}/edit")
+def update_user(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    account = accounts.require_account_admin(viewer.ctx, account_id)
+    values = _pick(form, USER_FIELDS)
+    if not values.get("password"):
+        values.pop("password", None)  # blank means "keep the current password"
+    try:
+        user = accounts.update_user(viewer.ctx, account_id, user_id, values, expected_version=_version(form))
+    except ServiceError as exc:
+        user = accounts.get_user(viewer.ctx, account_id, user_id)
+        values.pop("password", None)
+        return _refused(request, viewer, "accounts/user_form.html", exc,
+                        {"account": account, "user": user, "values": values}, account=account)
+    flash(request, "User %(name)s saved.", name=user.full_name)
+    return redirect(f"/accounts/{account_id}/users/{user.id}")
+
+
+@router.post("/accounts/{account_id}/users/{user_id}/toggle-admin")
+def toggle_admin(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    try:
+        user = accounts.toggle_admin(viewer.ctx, account_id, user_id, expected_version=_version(form))
+    except ServiceError as exc:
+        viewer.ctx.session.rollback()
+        flash(request, exc.errors[0].message, **exc.errors[0].params)
+        return redirect(f"/accounts/{account_id}/users/{user_id}")
+    message = "%(name)s is now an account administrator." if user.role == "account_admin" \
+        else "%(name)s is now a user."
+    flash(request, message, name=user.full_name)
+    return redirect(f"/accounts/{account_id}/users/{user_id}")
+
+
+@router.get("/accounts/{account_id}/users/{user_id}/delete")
+def delete_user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
+    account = accounts.require_account_admin(viewer.ctx, account_id)
+    user = accounts.get_user(viewer.ctx, account_id, user_id)
+    return render(request, "accounts/confirm_delete.html",
+                  {"kind": "user", "name": user.full_name, "version": user.version,
+                   "action": f"/accounts/{account_id}/users/{user_id}/delete",
+                   "cancel": f"/accounts/{account_id}/users/{user_id}"}, account=account)
+
+
+@router.post("/accounts/{account_id}/users/{user_id}/delete")
+def delete_user(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    user = accounts.get_user(viewer.ctx, account_id, user_id)
+    name = user.full_name
+    try:
+        accounts.delete_user(viewer.ctx, account_id, user_id, expected_version=_version(form))
+    except ServiceError as exc:
+        viewer.ctx.session.rollback()
+        flash(request, exc.errors[0].message, **exc.errors[0].params)
+        return redirect(f"/accounts/{account_id}/users/{user_id}")
+    flash(request, "User %(name)s deleted.", name=name)
+    return redirect(f"/accounts/{account_id}/users")
+
+
+# ------------------------------------------------------------------ system settings
+
+@router.get("/accounts/{account_id}/settings/mivb")
+def mivb_settings_page(request: Request, account_id: str, viewer: ViewerDep):
+    account = accounts.require_account_admin(viewer.ctx, account_id)
+    missing = ["connection", "dn_ranges", "did_ranges", "service_categories"]
+    return render(request, "accounts/mivb_settings.html", {"account": account, "missing": missing},
+                  account=account)

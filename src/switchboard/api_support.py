@@ -1,0 +1,125 @@
+"""What every REST route shares: sessions, the signed-in actor, paging, ETags, problems."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Iterator, TypeVar
+
+from fastapi import Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from switchboard.accounts import service as accounts
+from switchboard.context import ServiceContext
+from switchboard.errors import ErrorItem, PreconditionFailed, Unauthorized
+
+T = TypeVar("T")
+
+PROBLEM_JSON = "application/problem+json"
+_bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/token")
+
+
+class Page(BaseModel, Generic[T]):
+    total: int
+    items: list[T]
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    phone_id: str | None = None
+    row: int | None = None
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ErrorOut]
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_JSON: {}}}
+    for status in (401, 403, 404, 409, 412, 422)
+}
+
+
+def problem_response(status: int, title: str, errors: list[ErrorItem], headers: dict | None = None) -> JSONResponse:
+    detail = "; ".join(e.render() for e in errors) or title
+    body = {
+        "type": f"https://switchboard.invalid/problems/{errors[0].code if errors else 'error'}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": [e.as_json() for e in errors],
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session = request.app.state.session_factory()
+    try:
+        yield session
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_ctx(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ServiceContext:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("unauthorized", "Sign in first: send a bearer token.")
+    token = request.app.state.signer.read(credentials.credentials)
+    user = accounts.load_signed_in_user(session, *token) if token else None
+    if user is None:
+        raise Unauthorized("invalid_token", "The token is invalid or has expired.")
+    return ServiceContext(session=session, actor=accounts.actor_for(user))
+
+
+CtxDep = Annotated[ServiceContext, Depends(get_ctx)]
+
+
+class Paging(BaseModel):
+    limit: int
+    offset: int
+    search: str | None
+
+
+def get_paging(
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    search: Annotated[str | None, Query(max_length=200, description="Text to look for")] = None,
+) -> Paging:
+    return Paging(limit=limit, offset=offset, search=search or None)
+
+
+PagingDep = Annotated[Paging, Depends(get_paging)]
+
+
+def set_etag(response: Response, obj: Any) -> None:
+    response.headers["ETag"] = f'"{obj.version}"'
+
+
+def if_match_version(request: Request) -> int | None:
+    """The version an If-Match header names; None when absent or '*'."""
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    value = header.split(",")[0].strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed("version_mismatch", "If-Match must be an ETag this API returned.")
+    return int(value)
+
+
+IfMatchDep = Annotated[int | None, Depends(if_match_version)]

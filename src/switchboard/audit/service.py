@@ -1,0 +1,60 @@
+"""Recording and reading the change log. Writes join the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from switchboard.audit.models import AuditEntry
+from switchboard.context import ServiceContext
+
+MASK = "****"
+
+
+def record(
+    ctx: ServiceContext,
+    *,
+    action: str,
+    object_type: str,
+    object_id: str,
+    object_repr: str = "",
+    account_id: str | None = None,
+    partner_id: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    if before is not None and after is not None and before == after:
+        return  # nothing changed: keep the log free of noise
+    ctx.session.add(
+        AuditEntry(
+            request_id=ctx.request_id,
+            actor_id=ctx.actor.user_id,
+            actor_email=ctx.actor.email,
+            partner_id=partner_id,
+            account_id=account_id,
+            object_type=object_type,
+            object_id=object_id,
+            object_repr=object_repr[:300],
+            action=action,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def list_for_account(
+    ctx: ServiceContext, account_id: str, *, limit: int, offset: int, object_id: str | None = None
+) -> tuple[int, list[AuditEntry]]:
+    # Imported here: the accounts service records into this log, so it imports us first.
+    from switchboard.accounts.service import require_account_admin
+
+    require_account_admin(ctx, account_id)
+    query = select(AuditEntry).where(AuditEntry.account_id == account_id)
+    if object_id:
+        query = query.where(AuditEntry.object_id == object_id)
+    total = ctx.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = ctx.session.scalars(
+        query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return total or 0, list(rows)

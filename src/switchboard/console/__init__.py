@@ -1,0 +1,1 @@
+"""The server-rendered console: shell, sign-in, navigation, shared page helpers."""

@@ -1,0 +1,107 @@
+"""Console pages of the shell: sign-in, sign-out, home, language, own password."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from switchboard import i18n
+from switchboard.accounts import service as accounts
+from switchboard.api_support import get_session
+from switchboard.console.web import (
+    FormDep,
+    FormErrors,
+    ViewerDep,
+    flash,
+    home_url,
+    language,
+    redirect,
+    render,
+    signed_in_user,
+)
+from switchboard.errors import ServiceError
+
+router = APIRouter(include_in_schema=False)
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: never redirect a signed-in person to another host.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep):
+    user = signed_in_user(request, session)
+    return redirect(home_url(user) if user else "/login")
+
+
+@router.get("/login")
+def login_page(request: Request, session: SessionDep, next: str | None = None):
+    user = signed_in_user(request, session)
+    if user is not None:
+        return redirect(_safe_next(next) or home_url(user))
+    return render(request, "login.html", {"next": _safe_next(next) or ""})
+
+
+@router.post("/login")
+def login(request: Request, session: SessionDep, form: FormDep):
+    email, password = form.get("email", ""), form.get("password", "")
+    next_url = _safe_next(form.get("next"))
+    try:
+        user = accounts.authenticate(session, email, password)
+    except ServiceError as exc:
+        gettext = i18n.gettext_for(language(request))
+        return render(request, "login.html", {
+            "errors": FormErrors.from_error(exc, gettext), "values": {"email": email}, "next": next_url or "",
+        }, status_code=exc.status)
+    # A fresh session on sign-in: nothing from before (a planted id, an old token) survives.
+    lang = request.session.get("lang")
+    request.session.clear()
+    request.session.update({"uid": user.id, "tv": user.token_version})
+    if lang:
+        request.session["lang"] = lang
+    return redirect(next_url or home_url(user))
+
+
+@router.post("/logout")
+def logout(request: Request, form: FormDep):
+    request.session.clear()
+    return redirect("/login")
+
+
+@router.post("/language")
+def choose_language(request: Request, form: FormDep):
+    chosen = form.get("lang")
+    if chosen in i18n.SUPPORTED:
+        request.session["lang"] = chosen
+    else:
+        request.session.pop("lang", None)
+    return redirect(_safe_next(form.get("next")) or "/")
+
+
+@router.get("/me/password")
+def password_page(request: Request, viewer: ViewerDep):
+    return render(request, "password.html")
+
+
+@router.post("/me/password")
+def change_password(request: Request, viewer: ViewerDep, form: FormDep):
+    try:
+        accounts.change_own_password(viewer.ctx, {
+            "current_password": form.get("current_password", ""),
+            "new_password": form.get("new_password", ""),
+        })
+    except ServiceError as exc:
+        viewer.ctx.session.rollback()
+        gettext = i18n.gettext_for(language(request))
+        return render(request, "password.html", {"errors": FormErrors.from_error(exc, gettext)},
+                      status_code=exc.status)
+    user = viewer.ctx.session.get(type(viewer.user), viewer.user.id)
+    request.session["tv"] = user.token_version
+    flash(request, "Your password has been changed.")
+    return redirect(home_url(user))

@@ -1,0 +1,201 @@
+"""What every console page shares: templates, the signed-in person, language, CSRF,
+form errors and flash messages. Pages call the service layer; nothing here writes data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from switchboard import i18n
+from switchboard.accounts import service as accounts
+from switchboard.accounts.models import Account, User
+from switchboard.api_support import get_session
+from switchboard.context import ServiceContext
+from switchboard.errors import ErrorItem, Forbidden, ServiceError
+from switchboard.security import constant_time_equals, new_csrf_token
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+TEMPLATE_DIRS = [PACKAGE_DIR / "console" / "templates", PACKAGE_DIR / "accounts" / "templates"]
+
+
+def make_templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader([str(p) for p in TEMPLATE_DIRS]),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_null_translations(newstyle=True)
+    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    return env
+
+
+class LoginRequired(Exception):
+    """Raised by pages that need a signed-in person; answered with a redirect to /login."""
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+@dataclass
+class Viewer:
+    """The signed-in person, as the console needs it."""
+
+    user: User
+    ctx: ServiceContext
+
+    @property
+    def actor(self):
+        return self.ctx.actor
+
+
+def signed_in_user(request: Request, session: Session) -> User | None:
+    user_id = request.session.get("uid")
+    if not user_id:
+        return None
+    return accounts.load_signed_in_user(session, user_id, request.session.get("tv"))
+
+
+def get_viewer(request: Request, session: Annotated[Session, Depends(get_session)]) -> Viewer:
+    user = signed_in_user(request, session)
+    if user is None:
+        raise LoginRequired()
+    viewer = Viewer(user=user, ctx=ServiceContext(session=session, actor=accounts.actor_for(user)))
+    request.state.viewer = viewer
+    return viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = new_csrf_token()
+        request.session["csrf"] = token
+    return token
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """The posted form as a dict, after checking its CSRF token (field or htmx header)."""
+    form = await request.form()
+    sent = str(form.get("csrf_token") or request.headers.get("x-csrf-token") or "")
+    expected = request.session.get("csrf") or ""
+    if not sent or not expected or not constant_time_equals(sent, expected):
+        raise CsrfFailed()
+    return {key: str(value) for key, value in form.items() if key != "csrf_token"}
+
+
+FormDep = Annotated[dict[str, str], Depends(form_data)]
+
+
+def language(request: Request, account: Account | None = None) -> str:
+    """The person's explicit choice, else the account's default language, else the
+    browser's, else English."""
+    chosen = request.session.get("lang")
+    if chosen in i18n.SUPPORTED:
+        return chosen
+    viewer = getattr(request.state, "viewer", None)
+    if account is None and viewer is not None and viewer.user.account is not None:
+        account = viewer.user.account
+    if account is not None and account.default_language in i18n.SUPPORTED:
+        return account.default_language
+    return i18n.negotiate(request.headers.get("accept-language")) or i18n.DEFAULT
+
+
+def flash(request: Request, message: str, **params: Any) -> None:
+    """Queue a message (a gettext id) for the next page."""
+    request.session.setdefault("flash", []).append([message, params])
+
+
+@dataclass
+class FormErrors:
+    """Errors of a refused form: per field for the messages beside the inputs, and all of
+    them in order for the list at the top and bottom of the page."""
+
+    by_field: dict[str, list[str]]
+    general: list[str]
+    all: list[tuple[str | None, str]]
+
+    @classmethod
+    def empty(cls) -> "FormErrors":
+        return cls({}, [], [])
+
+    @classmethod
+    def from_error(cls, error: ServiceError, gettext) -> "FormErrors":
+        return cls.from_items(error.errors, gettext)
+
+    @classmethod
+    def from_items(cls, items: list[ErrorItem], gettext) -> "FormErrors":
+        by_field: dict[str, list[str]] = {}
+        general: list[str] = []
+        every: list[tuple[str | None, str]] = []
+        for item in items:
+            text = item.render(gettext)
+            every.append((item.field, text))
+            if item.field:
+                by_field.setdefault(item.field, []).append(text)
+            else:
+                general.append(text)
+        return cls(by_field, general, every)
+
+    def __bool__(self) -> bool:
+        return bool(self.all)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    account: Account | None = None,
+) -> HTMLResponse:
+    lang = language(request, account)
+    callables = i18n.template_callables(lang)
+    messages = [callables["gettext"](m, **p) for m, p in request.session.pop("flash", [])]
+    data = {
+        "request": request,
+        "lang": lang,
+        "csrf_token": csrf_token(request),
+        "viewer": getattr(request.state, "viewer", None),
+        "nav_account": account,
+        "flashes": messages,
+        "errors": FormErrors.empty(),
+        "values": {},
+        **callables,
+        **(context or {}),
+    }
+    html = request.app.state.templates.get_template(template).render(data)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect(f"/login?next={quote(target, safe='')}")
+
+
+def home_url(user: User) -> str:
+    if user.role == "partner_admin":
+        return "/accounts"
+    if user.role == "account_admin":
+        return f"/accounts/{user.account_id}/users"
+    return f"/accounts/{user.account_id}/users/{user.id}"
+
+
+def ensure(condition: bool) -> None:
+    if not condition:
+        raise Forbidden()

@@ -1,0 +1,41 @@
+"""Who is acting, in which unit of work: passed to every service function."""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+Role = Literal["system", "partner_admin", "account_admin", "user"]
+
+# Set per HTTP request (and per CLI command) so the change log can group writes.
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "switchboard_request_id", default=None
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    role: Role
+    user_id: str | None = None
+    email: str | None = None
+    partner_id: str | None = None
+    account_id: str | None = None
+
+    @classmethod
+    def system(cls, label: str = "system") -> "Actor":
+        return cls(role="system", email=label)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ("system", "partner_admin", "account_admin")
+
+
+@dataclass
+class ServiceContext:
+    session: Session
+    actor: Actor
+    request_id: str = field(default_factory=lambda: current_request_id.get() or uuid.uuid4().hex)

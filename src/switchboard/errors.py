@@ -1,0 +1,93 @@
+"""Service errors: one class per HTTP outcome, each carrying stable machine codes.
+
+Messages are gettext message ids with %(name)s parameters, so the API answers in English
+and the console renders the same error in the reader's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+
+@dataclass
+class ErrorItem:
+    code: str
+    message: str
+    field: str | None = None
+    params: dict[str, Any] = dc_field(default_factory=dict)
+    phone_id: str | None = None
+    row: int | None = None
+
+    def render(self, gettext=lambda s: s) -> str:
+        text = gettext(self.message)
+        return text % self.params if self.params else text
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.render()}
+        for key in ("field", "phone_id", "row"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+class ServiceError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(
+        self,
+        code: str | None = None,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        errors: list[ErrorItem] | None = None,
+        **params: Any,
+    ) -> None:
+        if errors is None:
+            errors = [ErrorItem(code or self.default_code, message or self.title, field, params)]
+        self.errors = errors
+        super().__init__(errors[0].render() if errors else self.title)
+
+    default_code = "bad_request"
+
+    @property
+    def code(self) -> str:
+        return self.errors[0].code if self.errors else self.default_code
+
+
+class Unauthorized(ServiceError):
+    status, title, default_code = 401, "Not signed in", "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, title, default_code = 403, "Not allowed for your role", "forbidden"
+
+
+class NotFound(ServiceError):
+    status, title, default_code = 404, "Not found", "not_found"
+
+
+class Conflict(ServiceError):
+    status, title, default_code = 409, "Conflict", "conflict"
+
+
+class PreconditionFailed(ServiceError):
+    status, title, default_code = 412, "The object was changed by someone else", "version_mismatch"
+
+
+class PayloadTooLarge(ServiceError):
+    status, title, default_code = 413, "Request body too large", "body_too_large"
+
+
+class ValidationFailed(ServiceError):
+    status, title, default_code = 422, "Invalid input", "invalid"
+
+
+class TooManyRequests(ServiceError):
+    status, title, default_code = 429, "Too many attempts", "too_many_attempts"
+
+
+def invalid(field: str, code: str, message: str, **params: Any) -> ValidationFailed:
+    return ValidationFailed(code, message, field=field, **params)

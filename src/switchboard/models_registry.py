@@ -1,0 +1,7 @@
+"""Imports every capability's models so the metadata (migrations, tests) sees all tables."""
+
+from switchboard.accounts import models as _accounts  # noqa: F401
+from switchboard.audit import models as _audit  # noqa: F401
+from switchboard.db import Base
+
+metadata = Base.metadata

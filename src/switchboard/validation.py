@@ -1,0 +1,87 @@
+"""Turn input into validated schema objects, with field-level errors the console can translate.
+
+Every service entry point passes its input through `validate`, so the API, the console and
+the CLI share one set of rules and one set of messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from switchboard.errors import ErrorItem, ValidationFailed
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+# pydantic error type -> (stable code, gettext message id). Parameters come from ctx.
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("required", "This field is required."),
+    "string_too_short": ("too_short", "Must be at least %(min_length)s characters long."),
+    "string_too_long": ("too_long", "Must be at most %(max_length)s characters long."),
+    "string_type": ("invalid_type", "Must be text."),
+    "string_pattern_mismatch": ("invalid_format", "Has the wrong format."),
+    "int_parsing": ("invalid_number", "Must be a whole number."),
+    "int_type": ("invalid_number", "Must be a whole number."),
+    "int_from_float": ("invalid_number", "Must be a whole number."),
+    "bool_parsing": ("invalid_boolean", "Must be true or false."),
+    "bool_type": ("invalid_boolean", "Must be true or false."),
+    "greater_than_equal": ("too_small", "Must be at least %(ge)s."),
+    "greater_than": ("too_small", "Must be greater than %(gt)s."),
+    "less_than_equal": ("too_large", "Must be at most %(le)s."),
+    "less_than": ("too_large", "Must be less than %(lt)s."),
+    "literal_error": ("invalid_choice", "Must be one of: %(expected)s."),
+    "enum": ("invalid_choice", "Must be one of: %(expected)s."),
+    "extra_forbidden": ("unknown_field", "Unknown field."),
+    "model_type": ("invalid_type", "Must be an object."),
+    "dict_type": ("invalid_type", "Must be an object."),
+    "list_type": ("invalid_type", "Must be a list."),
+    "json_invalid": ("invalid_json", "The body is not valid JSON."),
+    "value_error": ("invalid", "%(reason)s"),
+    "assertion_error": ("invalid", "%(reason)s"),
+}
+
+
+class StrictSchema(BaseModel):
+    """Base for every input schema: unknown fields are refused, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if item in ("body", "query", "path") and not parts:
+            continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "body"
+
+
+def items_from_pydantic(errors: list[dict[str, Any]]) -> list[ErrorItem]:
+    items = []
+    for err in errors:
+        code, message = _MESSAGES.get(err["type"], ("invalid", "%(reason)s"))
+        params = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, (str, int, float))}
+        if "%(reason)s" in message:
+            reason = str((err.get("ctx") or {}).get("error") or err.get("msg", "Invalid value."))
+            params["reason"] = reason.removeprefix("Value error, ")
+        if err["type"] == "string_too_short" and params.get("min_length") == 1:
+            code, message, params = "required", "This field is required.", {}
+        if err["type"] == "value_error" and "email" in str(err.get("msg", "")).lower():
+            code, message, params = "invalid_email", "Enter a valid e-mail address.", {}
+        items.append(ErrorItem(code, message, field_path(tuple(err["loc"])), params))
+    return items
+
+
+def validate(schema: type[Schema], data: Any) -> Schema:
+    if isinstance(data, schema):
+        return data
+    if isinstance(data, BaseModel):
+        data = data.model_dump(exclude_unset=True)
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(errors=items_from_pydantic(exc.errors())) from None
