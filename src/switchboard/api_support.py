@@ -63,10 +63,9 @@ def get_session(request: Request) -> Iterator[Session]:
     session = request.app.state.session_factory()
     try:
         yield session
-    except Exception:
-        session.rollback()
-        raise
     finally:
+        # close() rolls back whatever was not committed without expiring loaded objects,
+        # so an error page can still show the signed-in person.
         session.close()
 
 

@@ -11,7 +11,11 @@ from pydantic import BaseModel, EmailStr, Field, field_validator
 from switchboard.validation import StrictSchema
 
 Language = Literal["en", "fr"]
-COUNTRIES = frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+# CLDR also names regions that are not countries (EU, UN, the "unknown region" ZZ, …).
+_NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
+COUNTRIES = frozenset(
+    code for code in Locale("en").territories if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+)
 
 Name = Field(min_length=1, max_length=200)
 Password = Field(min_length=8, max_length=128)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from switchboard.accounts.models import Account, LoginFailure, Partner, User
 from switchboard.accounts.schemas import (
@@ -120,7 +120,9 @@ def authenticate(session: Session, email: str, password: str, *, now: datetime |
 
 
 def load_signed_in_user(session: Session, user_id: str, token_version: int | None = None) -> User | None:
-    user = session.get(User, user_id)
+    # The account comes along: pages (and error pages rendered after the session is
+    # closed) show it in the navigation and pick its language.
+    user = session.get(User, user_id, options=[joinedload(User.account)])
     if user is None or user.password_hash is None:
         return None
     if token_version is not None and user.token_version != token_version:
