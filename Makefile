@@ -23,7 +23,7 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: install chromium
-	$(BIN)/python -m switchboard.testing.run_all
+	$(BIN)/python -m switchboard.testing.run_all $(ARGS)
 
 bench: install
 	$(BIN)/python -m switchboard.bench
