@@ -24,6 +24,7 @@ from switchboard.console import views as console_views
 from switchboard.console.web import CsrfFailed, LoginRequired, login_redirect, make_templates, render
 from switchboard.db import make_engine, make_session_factory
 from switchboard.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError
+from switchboard.numbering import api as numbering_api
 from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
 from switchboard.security import SecretBox, TokenSigner
 from switchboard.validation import items_from_pydantic
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
 
     app.include_router(accounts_api.router)
     app.include_router(audit_api.router)
+    app.include_router(numbering_api.router)
     app.include_router(console_views.router)
     app.include_router(accounts_views.router)
     app.mount("/static", StaticFiles(packages=[("switchboard.console", "static")]), name="static")

@@ -209,6 +209,14 @@ def require_account_admin(ctx: ServiceContext, account_id: str, *, for_update: b
     return account
 
 
+def require_account_settings_admin(ctx: ServiceContext, account_id: str, *, for_update: bool = False) -> Account:
+    """The account, if the actor may change its system settings (partner admins only;
+    account admins read them)."""
+    account = get_account(ctx, account_id, for_update=for_update)
+    _require_partner_admin(ctx)
+    return account
+
+
 def _require_partner_admin(ctx: ServiceContext) -> None:
     if ctx.actor.role not in ("system", "partner_admin"):
         raise Forbidden("forbidden", "Only a partner administrator can do this.")

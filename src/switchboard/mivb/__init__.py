@@ -1,0 +1,1 @@
+"""MiVoice Business features of a user: product, service category, programming, phones."""

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from switchboard.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin
+
+PHONE_TYPES = ("desk_phone", "generic_sip", "hot_desk")
+SYNC_STATES = ("pending", "syncing", "synced", "failed")
+
+
+class MivbConnection(TimestampMixin, VersionedMixin, Base):
+    """How Switchboard reaches the account's MiVB (through its gateway)."""
+
+    __tablename__ = "mivb_connections"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    username: Mapped[str] = mapped_column(String(200))
+    password_encrypted: Mapped[str] = mapped_column(String(1000))
+    last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_test_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_test_detail: Mapped[str | None] = mapped_column(String(1000))
+
+
+class MivbCatalog(Base):
+    """The PBX catalogue as last read: templates, groups, locations, models, COS/COR…"""
+
+    __tablename__ = "mivb_catalogs"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MivbSettings(VersionedMixin, Base):
+    """Per-account MiVB policy: PIN rules and add-on licence counts."""
+
+    __tablename__ = "mivb_settings"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    pin_min_length: Mapped[int] = mapped_column(default=4)
+    pin_forbid_repeated: Mapped[bool] = mapped_column(default=True)
+    pin_forbid_sequences: Mapped[bool] = mapped_column(default=True)
+    pin_forbid_dn: Mapped[bool] = mapped_column(default=True)
+    ehdu_licences: Mapped[int] = mapped_column(default=0)
+    acd_agent_licences: Mapped[int] = mapped_column(default=0)
+
+
+class ServiceCategory(IdMixin, TimestampMixin, VersionedMixin, Base):
+    __tablename__ = "mivb_service_categories"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name_key"),
+        CheckConstraint("licences >= 0", name="licences_not_negative"),
+    )
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    template: Mapped[str] = mapped_column(String(100))
+    licences: Mapped[int] = mapped_column(Integer)
+    # None: every phone type; else a list out of PHONE_TYPES
+    allowed_phone_types: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class MivbService(TimestampMixin, VersionedMixin, Base):
+    """A user's MiVB product: its category, service programming and sync state."""
+
+    __tablename__ = "mivb_services"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    service_category_id: Mapped[str | None] = mapped_column(
+        ForeignKey("mivb_service_categories.id", ondelete="RESTRICT"), index=True)
+    template: Mapped[str | None] = mapped_column(String(100))
+    group: Mapped[str | None] = mapped_column(String(100))
+    user_pin_encrypted: Mapped[str | None] = mapped_column(String(500))
+    location: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str | None] = mapped_column(String(10))
+    # Bumped on every change of the desired state; the sync records what it applied.
+    desired_revision: Mapped[int] = mapped_column(default=1)
+    applied_revision: Mapped[int] = mapped_column(default=0)
+    sync_state: Mapped[str] = mapped_column(String(10), default="pending")
+    sync_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    sync_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    category: Mapped[ServiceCategory | None] = relationship()
+    phones: Mapped[list["Phone"]] = relationship(
+        back_populates="service", order_by="Phone.position", cascade="all, delete-orphan")
+
+    @property
+    def status(self) -> str:
+        return "configured" if self.service_category_id else "no_service_assigned"
+
+
+class Phone(IdMixin, TimestampMixin, VersionedMixin, Base):
+    __tablename__ = "mivb_phones"
+    __table_args__ = (
+        # The last defence of allocation: one DN per PBX (= account), one DID anywhere.
+        UniqueConstraint("account_id", "dn"),
+        UniqueConstraint("did"),
+        UniqueConstraint("mac"),
+        UniqueConstraint("account_id", "sip_username"),
+        CheckConstraint("type IN ('desk_phone', 'generic_sip', 'hot_desk')", name="type_known"),
+        Index("ix_mivb_phones_dn_range", "dn_range_id", "dn"),
+        Index("ix_mivb_phones_did_range", "did_range_id", "did"),
+    )
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("mivb_services.user_id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    type: Mapped[str] = mapped_column(String(20))
+    model: Mapped[str | None] = mapped_column(String(100))
+    mac: Mapped[str | None] = mapped_column(String(12))
+    dn: Mapped[str] = mapped_column(String(7))
+    dn_range_id: Mapped[str | None] = mapped_column(ForeignKey("dn_ranges.id", ondelete="RESTRICT"))
+    did: Mapped[str | None] = mapped_column(String(16))
+    did_range_id: Mapped[str | None] = mapped_column(ForeignKey("did_ranges.id", ondelete="RESTRICT"))
+    voicemail: Mapped[bool] = mapped_column(default=False)
+    acd_agent: Mapped[bool] = mapped_column(default=False)
+    external_number: Mapped[str | None] = mapped_column(String(16))
+    cos_day: Mapped[int | None] = mapped_column()
+    cos_night1: Mapped[int | None] = mapped_column()
+    cos_night2: Mapped[int | None] = mapped_column()
+    cor_day: Mapped[int | None] = mapped_column()
+    cor_night1: Mapped[int | None] = mapped_column()
+    cor_night2: Mapped[int | None] = mapped_column()
+    language: Mapped[str | None] = mapped_column(String(10))
+    sip_username: Mapped[str | None] = mapped_column(String(64))
+    sip_password_encrypted: Mapped[str | None] = mapped_column(String(500))
+    sync_state: Mapped[str] = mapped_column(String(10), default="pending")
+    sync_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    service: Mapped[MivbService] = relationship(back_populates="phones")

@@ -1,0 +1,1 @@
+"""DN and DID ranges, and allocation of numbers from them."""

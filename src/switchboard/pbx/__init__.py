@@ -1,0 +1,1 @@
+"""PBX connectors: the interface the sync talks to, and its MiVB (gateway) implementation."""

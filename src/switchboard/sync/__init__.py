@@ -1,0 +1,1 @@
+"""Pushing desired state to the PBX: jobs, workers, sync state, drift."""
