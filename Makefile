@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgresql bench chromium clean
+.PHONY: install run test test-sqlite test-postgresql bench chromium clean messages
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var test-output
+
+messages: install
+	$(BIN)/python -m switchboard.i18n_catalog update

@@ -67,6 +67,8 @@ PYTHON_KEYWORDS: dict[str, tuple[int, str | None]] = {
     "_": (1, None),
     "gettext": (1, None),
     "N_": (1, None),
+    # Schema validators raise this with a message id; validation.py keeps it as such.
+    "PydanticCustomError": (2, None),
 }
 # Plural keywords: name -> (position of singular, position of plural).
 PYTHON_PLURAL_KEYWORDS: dict[str, tuple[int, int]] = {"ngettext": (1, 2)}
@@ -482,13 +484,13 @@ def translation_problems(language: str = "fr", template: Catalog | None = None) 
         if len(ids) == 1:
             if placeholders(strings[0]) != placeholders(ids[0]):
                 lines.append(f"placeholders differ: {ids[0]!r} -> {strings[0]!r}")
+                continue
         else:
             allowed = set(placeholders(ids[0])) | set(placeholders(ids[1]))
-            for form in strings:
-                if not set(placeholders(form)) <= allowed:
-                    lines.append(f"placeholders differ: {shown!r} -> {form!r}")
-            if set().union(*(placeholders(f) for f in strings)) != allowed:
+            used = [set(placeholders(form)) for form in strings]
+            if not all(u <= allowed for u in used) or set().union(*used) != allowed:
                 lines.append(f"placeholders differ: {shown!r} -> {' | '.join(strings)!r}")
+                continue
         if all(_formats(i) for i in ids) and not all(_formats(s) for s in strings):
             lines.append(f"translation breaks %-formatting (write a literal % as %%): {shown!r}")
     return lines

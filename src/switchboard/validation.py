@@ -63,11 +63,15 @@ def field_path(loc: tuple[Any, ...]) -> str:
 def items_from_pydantic(errors: list[dict[str, Any]]) -> list[ErrorItem]:
     items = []
     for err in errors:
-        code, message = _MESSAGES.get(err["type"], ("invalid", "%(reason)s"))
+        # Our validators raise PydanticCustomError(code, message id): both kept as they are.
+        code, message = _MESSAGES.get(err["type"], (err["type"], err.get("msg", "Invalid value.")))
         params = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, (str, int, float))}
         if "%(reason)s" in message:
-            reason = str((err.get("ctx") or {}).get("error") or err.get("msg", "Invalid value."))
-            params["reason"] = reason.removeprefix("Value error, ")
+            # Our validators raise ValueError with a translatable message id: use it as
+            # the message itself so the console can translate it.
+            message = str((err.get("ctx") or {}).get("error") or err.get("msg", "Invalid value."))
+            message = message.removeprefix("Value error, ").replace("%", "%%")
+            params = {}
         if err["type"] == "string_too_short" and params.get("min_length") == 1:
             code, message, params = "required", "This field is required.", {}
         if err["type"] == "value_error" and "email" in str(err.get("msg", "")).lower():

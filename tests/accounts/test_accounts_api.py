@@ -54,7 +54,7 @@ def test_bad_input_names_each_field_and_changes_nothing(client, tenant_a, login)
         "name": "x" * 201, "country": "ZZ", "default_language": "de", "postal_code": 12345, "colour": "red"})
     assert response.status_code == 422
     fields = {e["field"]: e["code"] for e in response.json()["errors"]}
-    assert fields == {"name": "too_long", "country": "invalid", "default_language": "invalid_choice",
+    assert fields == {"name": "too_long", "country": "invalid_country", "default_language": "invalid_choice",
                       "postal_code": "invalid_type", "colour": "unknown_field"}
     listing = client.get("/api/v1/accounts", headers=headers).json()
     assert listing["total"] == 1

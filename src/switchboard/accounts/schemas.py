@@ -7,6 +7,7 @@ from typing import Literal
 
 from babel import Locale
 from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from switchboard.validation import StrictSchema
 
@@ -26,7 +27,7 @@ def _country(value: str | None) -> str | None:
         return None
     value = value.upper()
     if value not in COUNTRIES:
-        raise ValueError("Must be a two-letter ISO country code, such as CA or FR.")
+        raise PydanticCustomError("invalid_country", "Must be a two-letter ISO country code, such as CA or FR.")
     return value
 
 
