@@ -34,7 +34,8 @@ from switchboard.db import make_engine, make_session_factory
 from switchboard.migrations import upgrade
 from switchboard.testing.databases import temporary_database
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium; the variable exists only to check the skip/fail behaviour without it.
+CHROMIUM = os.environ.get("SWITCHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--disable-quic", "--no-first-run",
@@ -198,12 +199,15 @@ def page(request, browser, live_server):
     page.on("requestfailed", lambda req: problems.broken_assets.append(f"failed {req.url}: {req.failure}")
             if req.resource_type in ("script", "stylesheet", "image", "font") else None)
     yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
+    call = getattr(request.node, "rep_call", None)
+    failure_shot = SCREENSHOT_DIR / live_server.backend / f"FAILED-{_safe_name(request.node.name)}.png"
+    if call is not None and call.failed:
         try:
-            save_screenshot(page, f"FAILED-{_safe_name(request.node.name)}", live_server.backend)
+            save_screenshot(page, failure_shot.stem, live_server.backend)
         except Exception:  # a screenshot is a courtesy; never hide the real failure
             pass
+    else:
+        failure_shot.unlink(missing_ok=True)  # no stale picture of a failure that is gone
     context.close()
     assert not problems.js_errors, f"JavaScript errors in the page: {problems.js_errors}"
     assert not problems.broken_assets, f"assets that failed to load: {problems.broken_assets}"
