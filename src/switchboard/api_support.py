@@ -83,7 +83,7 @@ def get_ctx(
     user = accounts.load_signed_in_user(session, *token) if token else None
     if user is None:
         raise Unauthorized("invalid_token", "The token is invalid or has expired.")
-    return ServiceContext(session=session, actor=accounts.actor_for(user))
+    return ServiceContext(session=session, actor=accounts.actor_for(user), runtime=request.app.state.runtime)
 
 
 CtxDep = Annotated[ServiceContext, Depends(get_ctx)]

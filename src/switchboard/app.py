@@ -24,9 +24,12 @@ from switchboard.console import views as console_views
 from switchboard.console.web import CsrfFailed, LoginRequired, login_redirect, make_templates, render
 from switchboard.db import make_engine, make_session_factory
 from switchboard.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError
+from switchboard.mivb import api as mivb_api
 from switchboard.numbering import api as numbering_api
+from switchboard.pbx import api as pbx_api
 from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
-from switchboard.security import SecretBox, TokenSigner
+from switchboard.runtime import runtime_from_settings
+from switchboard.security import TokenSigner
 from switchboard.validation import items_from_pydantic
 
 API_PREFIX = "/api/"
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.signer = TokenSigner(secret_key, settings.token_ttl_seconds)
-    app.state.secret_box = SecretBox(secret_key)
+    app.state.runtime = runtime_from_settings(settings)
     app.state.templates = make_templates()
     metrics = Metrics()
     app.state.metrics = metrics
@@ -62,6 +65,8 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.include_router(accounts_api.router)
     app.include_router(audit_api.router)
     app.include_router(numbering_api.router)
+    app.include_router(pbx_api.router)
+    app.include_router(mivb_api.router)
     app.include_router(console_views.router)
     app.include_router(accounts_views.router)
     app.mount("/static", StaticFiles(packages=[("switchboard.console", "static")]), name="static")

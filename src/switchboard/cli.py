@@ -13,17 +13,29 @@ app = typer.Typer(help="Switchboard: manage the MiVoice Business features of a c
                   no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database tasks.", no_args_is_help=True)
 partner_app = typer.Typer(help="Partner organisations.", no_args_is_help=True)
+mivb_app = typer.Typer(help="MiVoice Business: sync checks and repairs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(partner_app, name="partner")
+app.add_typer(mivb_app, name="mivb")
 console = Console()
 err_console = Console(stderr=True)
 
 
-def _session():
+def _session_factory():
     from switchboard.db import make_engine, make_session_factory
 
-    engine = make_engine(get_settings().resolved_database_url())
-    return make_session_factory(engine)()
+    return make_session_factory(make_engine(get_settings().resolved_database_url()))
+
+
+def _session():
+    return _session_factory()()
+
+
+def _system_ctx(session, label: str = "cli"):
+    from switchboard.context import Actor, ServiceContext
+    from switchboard.runtime import runtime_from_settings
+
+    return ServiceContext(session=session, actor=Actor.system(label), runtime=runtime_from_settings(get_settings()))
 
 
 def _port(value: int) -> int:
@@ -102,29 +114,123 @@ def serve(
                 log_level="info", proxy_headers=False)
 
 
+def _port_or_zero(value: int) -> int:
+    return value if value == 0 else _port(value)
+
+
 @app.command()
 def run(
     host: Optional[str] = typer.Option(None, help="Address to listen on."),
     port: Optional[int] = typer.Option(None, help="Port to listen on.", callback=lambda v: v if v is None else _port(v)),
+    sim_port: int = typer.Option(8100, help="Port of the PBX simulator (0: any free one).", callback=_port_or_zero),
 ) -> None:
-    """Everything for a local try-out: upgrade the database, seed the demo, serve."""
+    """Everything for a local try-out: upgrade the database, start the PBX simulator and a
+    sync worker, seed the demo, serve."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from switchboard import demo as demo_data
     from switchboard.app import create_app
     from switchboard.migrations import upgrade
+    from switchboard.mivb_sim.launcher import launch
+    from switchboard.runtime import runtime_from_settings
 
     settings = get_settings()
     upgrade(settings.resolved_database_url())
-    with _session() as session:
-        info = demo_data.seed(session)
-    host = host or settings.host
-    port = port or settings.port
-    console.rule("Switchboard")
-    console.print(f"Console and API: [bold]http://{host}:{port}/[/]  (API docs: http://{host}:{port}/api/v1/docs)")
-    _print_demo(info)
-    console.rule()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    sim = launch("--state", str(settings.var_dir / "mivb-sim.json"), auth=demo_data.DEMO_SIM_AUTH, port=sim_port,
+                 stderr_path=settings.var_dir / "mivb-sim.log")
+    worker_log = (settings.var_dir / "worker.log").open("a")
+    worker_process = subprocess.Popen([sys.executable, "-m", "switchboard.cli", "worker"], stdout=worker_log,
+                                      stderr=subprocess.STDOUT)
+    try:
+        with _session() as session:
+            info = demo_data.seed(session)
+            demo_data.seed_mivb(session, runtime_from_settings(settings), sim.url)
+        host = host or settings.host
+        port = port or settings.port
+        console.rule("Switchboard")
+        console.print(f"Console and API: [bold]http://{host}:{port}/[/]  (API docs: http://{host}:{port}/api/v1/docs)")
+        console.print(f"PBX simulator:   {sim.url} (user {demo_data.DEMO_SIM_AUTH[0]}); sync worker pid {worker_process.pid}")
+        _print_demo(info)
+        console.rule()
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        worker_process.terminate()
+        sim.stop()
+        try:
+            worker_process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker_process.kill()
+
+
+@app.command()
+def worker(
+    threads: int = typer.Option(4, min=1, max=64, help="Jobs pushed in parallel by this process."),
+    once: bool = typer.Option(False, "--once", help="Run what is due now, then exit."),
+    lease: int = typer.Option(60, min=10, max=3600, help="Seconds a claimed job stays ours without news."),
+) -> None:
+    """Run sync workers: push queued changes to the PBXs, retry with backoff."""
+    import signal
+    import threading
+
+    from switchboard.runtime import runtime_from_settings
+    from switchboard.sync.worker import Worker
+
+    factory = _session_factory()
+    runtime = runtime_from_settings(get_settings())
+    if once:
+        total = 0
+        while (ran := Worker(factory, runtime, lease_seconds=lease).run_once()):
+            total += ran
+        console.print(f"Ran {total} sync jobs.")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    pool = [threading.Thread(target=Worker(factory, runtime, lease_seconds=lease).run_forever, args=(stop,),
+                             name=f"sync-worker-{i}", daemon=True) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    console.print(f"Sync worker running with {threads} threads. Ctrl+C to stop.")
+    while any(t.is_alive() for t in pool):
+        for thread in pool:
+            thread.join(timeout=0.5)
+
+
+@mivb_app.command("verify")
+def mivb_verify(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    repair: bool = typer.Option(False, "--repair", help="Queue the pushes and removals that fix the differences."),
+) -> None:
+    """Read the PBX back and list every difference from the desired state."""
+    from rich.progress import Progress
+
+    from switchboard.errors import ServiceError
+    from switchboard.pbx.connector import PbxError
+    from switchboard.sync import drift
+
+    with _session() as session, Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("Reading the PBX", total=None)
+        try:
+            differences = drift.verify(_system_ctx(session), account, repair=repair,
+                                       progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except ServiceError as exc:
+            _report_service_error(exc)
+        except PbxError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc.message}")
+            raise typer.Exit(code=3)
+    if not differences:
+        console.print("[green]No difference: the PBX matches the desired state.[/]")
+        return
+    for diff in differences:
+        console.print(f"{diff.user} ({diff.user_id}): {diff.describe()}")
+    users = len({d.user_id for d in differences})
+    console.print(f"[yellow]{len(differences)} differences on {users} users.[/]"
+                  + (" Repairs queued." if repair else " Run again with --repair to fix them."))
+    raise typer.Exit(code=0 if repair else 1)
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     sql_echo: bool = False
+    # How long a PBX catalogue read is trusted before it is read again.
+    catalog_ttl_seconds: int = Field(default=600, ge=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextvars
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from switchboard.runtime import Runtime
 
 Role = Literal["system", "partner_admin", "account_admin", "user"]
 
@@ -38,4 +41,11 @@ class Actor:
 class ServiceContext:
     session: Session
     actor: Actor
+    runtime: "Runtime | None" = None
     request_id: str = field(default_factory=lambda: current_request_id.get() or uuid.uuid4().hex)
+
+    @property
+    def rt(self) -> "Runtime":
+        if self.runtime is None:
+            raise RuntimeError("this service needs a Runtime (secrets, PBX connectors) in its context")
+        return self.runtime

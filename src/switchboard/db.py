@@ -95,9 +95,12 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # IMMEDIATE: a transaction takes the write lock when it starts. SQLite has one writer
+    # anyway; taking the lock up front makes concurrent processes (server, workers) wait
+    # for each other instead of failing when a reader later tries to write.
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

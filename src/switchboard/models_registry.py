@@ -4,6 +4,7 @@ from switchboard.accounts import models as _accounts  # noqa: F401
 from switchboard.audit import models as _audit  # noqa: F401
 from switchboard.mivb import models as _mivb  # noqa: F401
 from switchboard.numbering import models as _numbering  # noqa: F401
+from switchboard.pbx import models as _pbx  # noqa: F401
 from switchboard.sync import models as _sync  # noqa: F401
 from switchboard.db import Base
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .conftest import SIM
+from switchboard.mivb_sim.launcher import SIM
 
 pytestmark = pytest.mark.slow
 

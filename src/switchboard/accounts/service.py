@@ -356,6 +356,17 @@ def create_user(ctx: ServiceContext, account_id: str, data: UserCreate | dict) -
     return user
 
 
+# User fields that are part of the state pushed to the PBX.
+_PUSHED = ("first_name", "last_name", "email")
+
+
+def _mivb():
+    # Imported when used: the MiVB service builds on this module.
+    from switchboard.mivb import service
+
+    return service
+
+
 def _guard_self(ctx: ServiceContext, user: User, what: str) -> None:
     if ctx.actor.user_id == user.id:
         raise Conflict("cannot_change_self", what, field="role")
@@ -388,6 +399,8 @@ def update_user(ctx: ServiceContext, account_id: str, user_id: str, data: UserUp
     after = user_snapshot(user)
     password_changed = "password" in changes
     if before != after or password_changed:
+        if {k: v for k, v in before.items() if k in _PUSHED} != {k: v for k, v in after.items() if k in _PUSHED}:
+            _mivb().on_user_changed(ctx, user)
         ctx.session.flush()
         if password_changed:
             after = {**after, "password": audit.MASK + " (changed)" if user.password_hash else None}
@@ -402,6 +415,7 @@ def delete_user(ctx: ServiceContext, account_id: str, user_id: str, *, expected_
     user = get_user(ctx, account_id, user_id, for_update=True)
     check_version(user, expected_version)
     _guard_self(ctx, user, "You cannot delete yourself.")
+    _mivb().on_user_deleted(ctx, user)
     audit.record(ctx, action="delete", object_type="user", object_id=user.id, object_repr=user.email,
                  account_id=account.id, partner_id=account.partner_id, before=user_snapshot(user))
     ctx.session.delete(user)

@@ -69,7 +69,8 @@ def get_viewer(request: Request, session: Annotated[Session, Depends(get_session
     user = signed_in_user(request, session)
     if user is None:
         raise LoginRequired()
-    viewer = Viewer(user=user, ctx=ServiceContext(session=session, actor=accounts.actor_for(user)))
+    ctx = ServiceContext(session=session, actor=accounts.actor_for(user), runtime=request.app.state.runtime)
+    viewer = Viewer(user=user, ctx=ctx)
     request.state.viewer = viewer
     return viewer
 

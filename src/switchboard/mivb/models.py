@@ -1,39 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from switchboard.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin
+from switchboard.db import Base, IdMixin, TimestampMixin, VersionedMixin
 
 PHONE_TYPES = ("desk_phone", "generic_sip", "hot_desk")
-SYNC_STATES = ("pending", "syncing", "synced", "failed")
-
-
-class MivbConnection(TimestampMixin, VersionedMixin, Base):
-    """How Switchboard reaches the account's MiVB (through its gateway)."""
-
-    __tablename__ = "mivb_connections"
-
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    url: Mapped[str] = mapped_column(String(500))
-    username: Mapped[str] = mapped_column(String(200))
-    password_encrypted: Mapped[str] = mapped_column(String(1000))
-    last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_test_ok: Mapped[bool | None] = mapped_column(Boolean)
-    last_test_detail: Mapped[str | None] = mapped_column(String(1000))
-
-
-class MivbCatalog(Base):
-    """The PBX catalogue as last read: templates, groups, locations, models, COS/COR…"""
-
-    __tablename__ = "mivb_catalogs"
-
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class MivbSettings(VersionedMixin, Base):
@@ -82,11 +55,7 @@ class MivbService(TimestampMixin, VersionedMixin, Base):
     department: Mapped[str | None] = mapped_column(String(100))
     language: Mapped[str | None] = mapped_column(String(10))
     # Bumped on every change of the desired state; the sync records what it applied.
-    desired_revision: Mapped[int] = mapped_column(default=1)
-    applied_revision: Mapped[int] = mapped_column(default=0)
-    sync_state: Mapped[str] = mapped_column(String(10), default="pending")
-    sync_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    sync_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    desired_revision: Mapped[int] = mapped_column(default=0)
 
     category: Mapped[ServiceCategory | None] = relationship()
     phones: Mapped[list["Phone"]] = relationship(
@@ -132,7 +101,5 @@ class Phone(IdMixin, TimestampMixin, VersionedMixin, Base):
     language: Mapped[str | None] = mapped_column(String(10))
     sip_username: Mapped[str | None] = mapped_column(String(64))
     sip_password_encrypted: Mapped[str | None] = mapped_column(String(500))
-    sync_state: Mapped[str] = mapped_column(String(10), default="pending")
-    sync_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     service: Mapped[MivbService] = relationship(back_populates="phones")

@@ -10,6 +10,7 @@ from switchboard.db import Base, UTCDateTime, utcnow
 
 JOB_KINDS = ("push_user", "remove_user")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "superseded")
+SYNC_STATES = ("pending", "syncing", "synced", "failed")
 
 
 class SyncJob(Base):
@@ -38,3 +39,19 @@ class SyncJob(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SyncStatus(Base):
+    """What the sync last saw for a user and each of its phones. Kept apart from the
+    desired state so the worker's writes never bump the version an admin edits against."""
+
+    __tablename__ = "sync_status"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("mivb_services.user_id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # {phone_id: {"state": ..., "errors": [...]}}
+    phones: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    applied_revision: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

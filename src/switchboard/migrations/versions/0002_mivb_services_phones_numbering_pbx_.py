@@ -1,4 +1,4 @@
-"""mivb services, phones, numbering, sync jobs
+"""mivb services, phones, numbering, pbx connection, sync
 
 Revision ID: 0002
 Revises: 0001
@@ -139,10 +139,6 @@ def upgrade() -> None:
     sa.Column('department', sa.String(length=100), nullable=True),
     sa.Column('language', sa.String(length=10), nullable=True),
     sa.Column('desired_revision', sa.Integer(), nullable=False),
-    sa.Column('applied_revision', sa.Integer(), nullable=False),
-    sa.Column('sync_state', sa.String(length=10), nullable=False),
-    sa.Column('sync_errors', sa.JSON(), nullable=False),
-    sa.Column('sync_updated_at', switchboard.db.UTCDateTime(), nullable=True),
     sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -178,8 +174,6 @@ def upgrade() -> None:
     sa.Column('language', sa.String(length=10), nullable=True),
     sa.Column('sip_username', sa.String(length=64), nullable=True),
     sa.Column('sip_password_encrypted', sa.String(length=500), nullable=True),
-    sa.Column('sync_state', sa.String(length=10), nullable=False),
-    sa.Column('sync_errors', sa.JSON(), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
@@ -200,9 +194,28 @@ def upgrade() -> None:
         batch_op.create_index('ix_mivb_phones_dn_range', ['dn_range_id', 'dn'], unique=False)
         batch_op.create_index(batch_op.f('ix_mivb_phones_user_id'), ['user_id'], unique=False)
 
+    op.create_table('sync_status',
+    sa.Column('user_id', sa.String(length=32), nullable=False),
+    sa.Column('account_id', sa.String(length=32), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('errors', sa.JSON(), nullable=False),
+    sa.Column('phones', sa.JSON(), nullable=False),
+    sa.Column('applied_revision', sa.Integer(), nullable=False),
+    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_sync_status_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['mivb_services.user_id'], name=op.f('fk_sync_status_user_id_mivb_services'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_sync_status'))
+    )
+    with op.batch_alter_table('sync_status', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sync_status_account_id'), ['account_id'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('sync_status', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sync_status_account_id'))
+
+    op.drop_table('sync_status')
     with op.batch_alter_table('mivb_phones', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mivb_phones_user_id'))
         batch_op.drop_index('ix_mivb_phones_dn_range')

@@ -1,0 +1,189 @@
+"""`make bench`: how DN allocation behaves as a 100,000-number range fills up.
+
+    python -m switchboard.bench [--allocations 50] [--backend sqlite|postgresql]
+
+For each engine (SQLite, and PostgreSQL when reachable) a throw-away database gets one
+account with a DN range of 100,000 numbers. The range is filled in steps (0 %, 25 %, 50 %,
+90 %, 99 %) by inserting phones in bulk on randomly chosen DNs (a range after years of
+churn); at each step the bench times ~50 allocations, each one a whole unit of work as
+the phone service runs it: allocate_dn, insert the phone, commit. It prints the medians;
+it asserts nothing about timings.
+
+The last column, for comparison, times what a naive allocator does on every call: read
+every used DN of the range and look for the first gap. It grows with the number of used
+DNs; the allocations themselves (hint + forward sweep) stay flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.orm import Session
+
+from switchboard.accounts import service as accounts
+from switchboard.context import Actor, ServiceContext
+from switchboard.db import make_engine, new_id
+from switchboard.migrations import upgrade
+from switchboard.mivb.models import MivbService, Phone
+from switchboard.numbering import service as numbering
+from switchboard.testing.databases import postgres_available, temporary_database
+
+RANGE_PREFIX, RANGE_START, RANGE_END = "8", "00000", "99999"  # DNs 800000 … 899999
+FILL_STEPS = (0.0, 0.25, 0.50, 0.90, 0.99)
+BULK_CHUNK = 5_000
+
+
+@dataclass
+class Row:
+    fill: float
+    used: int
+    median_alloc_ms: float
+    median_unit_ms: float
+    max_unit_ms: float
+    statements: float
+    whole_pool_ms: float
+
+
+def _setup(session: Session) -> tuple[str, str, str]:
+    ctx = ServiceContext(session=session, actor=Actor.system("bench"))
+    partner, _ = accounts.create_partner(ctx, {"name": "Bench Partner", "admin_email": "bench@partner.example",
+                                               "admin_password": "bench-password-123"})
+    account = accounts.create_account(ctx, {"name": "Bench Customer"}, partner_id=partner.id)
+    user = accounts.create_user(ctx, account.id, {"first_name": "Bench", "last_name": "User",
+                                                  "email": "bench.user@customer.example"})
+    session.add(MivbService(user_id=user.id, account_id=account.id))
+    rng = numbering.create_dn_range(ctx, account.id, {"prefix": RANGE_PREFIX, "start": RANGE_START,
+                                                      "end": RANGE_END}).range
+    session.commit()
+    return account.id, user.id, rng.id
+
+
+def _fill_to(session: Session, account_id: str, user_id: str, range_id: str, target: int,
+             order: list[int], cursor: int) -> int:
+    """Inserts phones on DNs taken from the shuffled `order` until `target` DNs are used.
+    Returns the new cursor in `order`."""
+    span = numbering.Span(RANGE_PREFIX, RANGE_START, RANGE_END)
+    used = set(session.scalars(select(Phone.dn).where(Phone.account_id == account_id)))
+    missing = target - len(used)
+    rows = []
+    while missing > 0 and cursor < len(order):
+        dn = span.text(order[cursor])
+        cursor += 1
+        if dn in used:
+            continue
+        rows.append({"id": new_id(), "account_id": account_id, "user_id": user_id, "type": "desk_phone",
+                     "dn": dn, "dn_range_id": range_id})
+        missing -= 1
+    for i in range(0, len(rows), BULK_CHUNK):
+        session.execute(insert(Phone), rows[i:i + BULK_CHUNK])
+    session.commit()
+    return cursor
+
+
+def _measure(engine, session: Session, account_id: str, user_id: str, range_id: str,
+             allocations: int) -> tuple[list[float], list[float], float]:
+    statements = 0
+
+    def count(*_args):
+        nonlocal statements
+        statements += 1
+
+    alloc_times, unit_times = [], []
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(allocations):
+            started = time.perf_counter()
+            dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
+            allocated = time.perf_counter()
+            session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn, dn_range_id=rid))
+            session.commit()
+            done = time.perf_counter()
+            alloc_times.append((allocated - started) * 1000)
+            unit_times.append((done - started) * 1000)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return alloc_times, unit_times, statements / allocations
+
+
+def _whole_pool(session: Session, account_id: str) -> float:
+    """What a naive allocator does on every call: read every used DN of the range, then
+    look for the first gap."""
+    span = numbering.Span(RANGE_PREFIX, RANGE_START, RANGE_END)
+    started = time.perf_counter()
+    taken = set()
+    for column, scope in numbering._dn_sources(account_id, span):
+        taken.update(session.scalars(select(column).where(*scope, *numbering._in_span(column, span))))
+    next((n for n in range(span.lo, span.hi + 1) if span.text(n) not in taken), None)
+    elapsed = (time.perf_counter() - started) * 1000
+    session.rollback()
+    return elapsed
+
+
+def run(backend: str, allocations: int, seed: int = 7) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as directory, temporary_database(backend, directory) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                account_id, user_id, range_id = _setup(session)
+                span = numbering.Span(RANGE_PREFIX, RANGE_START, RANGE_END)
+                order = list(range(span.lo, span.hi + 1))
+                random.Random(seed).shuffle(order)
+                cursor = 0
+                for fill in FILL_STEPS:
+                    cursor = _fill_to(session, account_id, user_id, range_id, int(span.size * fill), order, cursor)
+                    used = session.scalar(select(func.count()).select_from(Phone)
+                                          .where(Phone.account_id == account_id)) or 0
+                    whole_pool = _whole_pool(session, account_id)
+                    alloc, unit, statements = _measure(engine, session, account_id, user_id, range_id, allocations)
+                    rows.append(Row(fill, used, statistics.median(alloc), statistics.median(unit), max(unit),
+                                    statements, whole_pool))
+                    print(f"  {backend}: {fill:>4.0%} full done", file=sys.stderr, flush=True)
+        finally:
+            engine.dispose()
+    return rows
+
+
+def print_table(backend: str, rows: list[Row], allocations: int) -> None:
+    print(f"\n{backend}: DN range of 100,000 numbers ({RANGE_PREFIX}{RANGE_START}–{RANGE_PREFIX}{RANGE_END}), "
+          f"median of {allocations} allocations per fill level")
+    header = (f"{'fill':>5} {'used DNs':>9} {'allocate_dn':>12} {'+insert+commit':>15} {'max unit':>9} "
+              f"{'SQL/alloc':>10} {'naive: read pool':>17}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r.fill:>5.0%} {r.used:>9,} {r.median_alloc_ms:>9.2f} ms {r.median_unit_ms:>12.2f} ms "
+              f"{r.max_unit_ms:>6.1f} ms {r.statements:>10.1f} {r.whole_pool_ms:>14.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m switchboard.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--allocations", type=int, default=50, help="allocations timed per fill level")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), action="append",
+                        help="engine(s) to run on (default: SQLite, and PostgreSQL when reachable)")
+    args = parser.parse_args(argv)
+    backends = args.backend
+    if not backends:
+        backends = ["sqlite"]
+        ok, detail = postgres_available()
+        if ok:
+            backends.append("postgresql")
+        else:
+            print(f"PostgreSQL is not reachable ({detail}): SQLite only.", file=sys.stderr)
+    started = time.monotonic()
+    for backend in backends:
+        print_table(backend, run(backend, args.allocations), args.allocations)
+    print(f"\n(total bench time {time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

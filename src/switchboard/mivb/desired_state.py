@@ -1,0 +1,47 @@
+"""The full desired state of one user as the PBX gateway takes it (docs/mivb-sim.md).
+
+Pushes always carry the whole state, never a delta: pushing twice is harmless, and a push
+that follows a lost one repairs everything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchboard.accounts.models import User
+from switchboard.mivb.models import MivbService, Phone
+from switchboard.security import SecretBox
+
+ADVANCED_FIELDS = ("cos_day", "cos_night1", "cos_night2", "cor_day", "cor_night1", "cor_night2", "language")
+
+
+def phone_state(phone: Phone, secret_box: SecretBox) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "key": phone.id,
+        "type": phone.type,
+        "dn": phone.dn,
+        "did": phone.did,
+        "model": phone.model if phone.type != "hot_desk" else None,
+        "mac": phone.mac if phone.type == "desk_phone" else None,
+        "voicemail": phone.voicemail,
+        "acd_agent": phone.acd_agent if phone.type == "hot_desk" else False,
+        "external_phone": {"number": phone.external_number} if phone.type == "hot_desk" and phone.external_number else None,
+        "advanced": {name: getattr(phone, name) for name in ADVANCED_FIELDS},
+        "sip": None,
+    }
+    if phone.type == "generic_sip" and phone.sip_username and phone.sip_password_encrypted:
+        state["sip"] = {"username": phone.sip_username, "password": secret_box.decrypt(phone.sip_password_encrypted)}
+    return state
+
+
+def user_state(user: User, service: MivbService, secret_box: SecretBox) -> dict[str, Any]:
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "template": service.template,
+        "group": service.group,
+        "user_pin": secret_box.decrypt(service.user_pin_encrypted) if service.user_pin_encrypted else "",
+        "location": service.location,
+        "department": service.department,
+        "phones": [phone_state(p, secret_box) for p in service.phones],
+    }

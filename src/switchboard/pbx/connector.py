@@ -1,0 +1,98 @@
+"""The PBX connector interface and its typed failures.
+
+The sync and the settings pages talk to a PBX only through `PbxConnector`, so a test or
+another PBX family can plug in its own implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class PbxIssue:
+    """One error as the PBX said it: its code, the field at fault, its own words."""
+
+    code: str
+    message: str
+    field: str | None = None
+    phone: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "field": self.field, "phone_id": self.phone}
+
+
+@dataclass
+class PhoneOutcome:
+    phone: str
+    status: str  # applied | rejected | removed
+    errors: list[PbxIssue] = field(default_factory=list)
+
+
+@dataclass
+class PushOutcome:
+    """What the PBX did with a full desired state: stored user, per-phone results."""
+
+    user: dict[str, Any] | None
+    phones: list[PhoneOutcome]
+    errors: list[PbxIssue]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class PbxError(Exception):
+    """A call that did not complete. `retryable` failures are retried with backoff."""
+
+    code = "pbx_error"
+    retryable = True
+
+    def __init__(self, message: str, issues: list[PbxIssue] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.issues = issues or [PbxIssue(self.code, message)]
+
+
+class PbxUnreachable(PbxError):
+    """No connection, a timeout, or the gateway says the PBX is unavailable."""
+
+    code = "pbx_unreachable"
+
+
+class PbxTransient(PbxError):
+    """The PBX answered with a server error; trying again later may work."""
+
+    code = "pbx_error"
+
+
+class PbxBadResponse(PbxError):
+    """The answer is not what the protocol promises (not JSON, wrong types, too large)."""
+
+    code = "pbx_bad_response"
+
+
+class PbxRefused(PbxError):
+    """The PBX refused the request itself (credentials, a malformed request): retrying the
+    same thing cannot help until someone changes it."""
+
+    code = "pbx_refused"
+    retryable = False
+
+
+class PbxConnector(Protocol):
+    def system(self) -> dict[str, Any]: ...
+
+    def catalog(self) -> dict[str, Any]: ...
+
+    def push_user(self, user_key: str, state: dict[str, Any]) -> PushOutcome: ...
+
+    def remove_user(self, user_key: str) -> bool:
+        """True if removed, False if the PBX did not have it (already gone)."""
+
+    def read_user(self, user_key: str) -> dict[str, Any] | None: ...
+
+    def list_users(self) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
