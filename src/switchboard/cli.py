@@ -170,27 +170,36 @@ def run(
 def worker(
     threads: int = typer.Option(4, min=1, max=64, help="Jobs pushed in parallel by this process."),
     once: bool = typer.Option(False, "--once", help="Run what is due now, then exit."),
-    lease: int = typer.Option(60, min=10, max=3600, help="Seconds a claimed job stays ours without news."),
+    lease: int = typer.Option(60, min=1, max=3600, help="Seconds a claimed job stays ours without news."),
+    retry_base: float = typer.Option(2.0, min=0.01, max=3600, help="First retry delay in seconds (doubles each time)."),
+    retry_cap: float = typer.Option(300.0, min=0.01, max=86400, help="Longest retry delay in seconds."),
+    max_attempts: int = typer.Option(12, min=1, max=1000, help="Attempts before a job is marked failed."),
 ) -> None:
     """Run sync workers: push queued changes to the PBXs, retry with backoff."""
     import signal
     import threading
 
     from switchboard.runtime import runtime_from_settings
-    from switchboard.sync.worker import Worker
+    from switchboard.sync.worker import RetryPolicy, Worker
 
     factory = _session_factory()
     runtime = runtime_from_settings(get_settings())
+    retry = RetryPolicy(base_seconds=retry_base, cap_seconds=retry_cap, max_attempts=max_attempts)
+
+    def make_worker() -> Worker:
+        return Worker(factory, runtime, lease_seconds=lease, retry=retry)
+
     if once:
         total = 0
-        while (ran := Worker(factory, runtime, lease_seconds=lease).run_once()):
+        one = make_worker()
+        while (ran := one.run_once()):
             total += ran
         console.print(f"Ran {total} sync jobs.")
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    pool = [threading.Thread(target=Worker(factory, runtime, lease_seconds=lease).run_forever, args=(stop,),
+    pool = [threading.Thread(target=make_worker().run_forever, args=(stop,),
                              name=f"sync-worker-{i}", daemon=True) for i in range(threads)]
     for thread in pool:
         thread.start()

@@ -504,9 +504,6 @@ def _capacity_check_users(ctx: ServiceContext, account_id: str) -> None:
 
 def _apply_template(ctx: ServiceContext, account_id: str, service: MivbService, category: ServiceCategory,
                     template: dict[str, Any], catalog: dict[str, Any]) -> None:
-    group_type = template.get("group_type") or "none"
-    groups = [g.get("name") for g in catalog.get("groups", []) if g.get("type") == group_type]
-    service.group = groups[0] if groups and group_type != "none" else None
     service.location = template.get("location") if template.get("location") in catalog.get("locations", []) else None
     service.department = (template.get("department")
                           if template.get("department") in catalog.get("departments", []) else None)
@@ -516,8 +513,26 @@ def _apply_template(ctx: ServiceContext, account_id: str, service: MivbService, 
         if default.get("type") in ("desk_phone", "generic_sip", "hot_desk") and _allowed(category, default["type"]):
             _create_phone(ctx, account_id, service, PhoneIn(type=default["type"], model=default.get("model")),
                           catalog, template, category)
+    service.group = _template_group(ctx, account_id, service, template, catalog)
     dns = [p.dn for p in service.phones]
     service.user_pin_encrypted = ctx.rt.secret_box.encrypt(pins.generate(_policy(settings), dns))
+
+
+def _template_group(ctx: ServiceContext, account_id: str, service: MivbService, template: dict[str, Any],
+                    catalog: dict[str, Any]) -> str | None:
+    """The first group of the template's kind that can take the user's phones; none when
+    every such group is full (the admin then picks one)."""
+    group_type = template.get("group_type") or "none"
+    kinds = [(p.type, bool(p.external_number)) for p in service.phones]
+    for group in catalog.get("groups", []):
+        if group_type == "none" or group.get("type") != group_type:
+            continue
+        try:
+            _check_group(ctx, account_id, service, group.get("name"), kinds, catalog, "programming.group")
+        except (Conflict, ValidationFailed):
+            continue
+        return group.get("name")
+    return None
 
 
 def _group_info(catalog: dict[str, Any], name: str | None) -> dict[str, Any] | None:
