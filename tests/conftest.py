@@ -16,11 +16,13 @@ from switchboard.app import create_app
 from switchboard.config import Settings
 from switchboard.db import make_engine
 from switchboard.migrations import upgrade
+from switchboard.mivb_sim.launcher import launch
 from switchboard.testing.databases import temporary_database
 
 from tests.factories import Tenant, make_tenant
 
 BACKEND = os.environ.get("SWITCHBOARD_TEST_DB", "sqlite")
+SIM_AUTH = ("gateway", "gateway-secret")
 
 # Production-strength argon2 costs ~60 ms a hash; the tests hash hundreds of passwords.
 security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -106,3 +108,20 @@ def login(client):
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     return _login
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory):
+    """The real mivb-sim process, shared by the whole run (reset by sim_api per test)."""
+    sim = launch(auth=SIM_AUTH, stderr_path=tmp_path_factory.mktemp("sim") / "stderr.log")
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim_api(sim):
+    with sim.client() as client:
+        client.post("/_sim/reset").raise_for_status()
+        client.delete("/_sim/faults").raise_for_status()
+        yield client
+        client.delete("/_sim/faults")

@@ -15,7 +15,7 @@ from switchboard.context import Actor, ServiceContext
 from switchboard.db import make_engine, make_session_factory
 from switchboard.migrations import upgrade
 from switchboard.mivb import service as mivb
-from switchboard.mivb_sim.launcher import Sim, launch
+from switchboard.mivb_sim.launcher import Sim
 from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx
 from switchboard.runtime import Runtime
@@ -25,23 +25,8 @@ from switchboard.sync.worker import RetryPolicy, Worker
 from switchboard.testing.databases import temporary_database
 from tests.factories import make_account, make_partner, make_user
 
-SIM_AUTH = ("gateway", "gateway-secret")
+from tests.conftest import SIM_AUTH
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory) -> Sim:
-    sim = launch(auth=SIM_AUTH, stderr_path=tmp_path_factory.mktemp("sim") / "stderr.log")
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
-def sim_api(sim):
-    with sim.client() as client:
-        client.post("/_sim/reset").raise_for_status()
-        yield client
-        client.delete("/_sim/faults")
 
 
 @pytest.fixture(scope="module")

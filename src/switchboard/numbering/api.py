@@ -6,9 +6,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from switchboard.api_support import PROBLEM_RESPONSES, CtxDep, IfMatchDep, Page, PagingDep, set_etag
+from switchboard.api_support import (
+    PROBLEM_RESPONSES,
+    CtxDep,
+    IfMatchDep,
+    Page,
+    PagingDep,
+    set_etag,
+)
 from switchboard.numbering import service
-from switchboard.numbering.schemas import AvailableDns, DidRangeCreate, DidRangeOut, DnRangeCreate, DnRangeOut
+from switchboard.numbering.schemas import (
+    AvailableDns,
+    DidRangeCreate,
+    DidRangeOut,
+    DnRangeCreate,
+    DnRangeOut,
+)
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, tags=["numbering"])
 

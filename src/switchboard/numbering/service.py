@@ -20,20 +20,31 @@ like integers, so an indexed ``ORDER BY dn`` gives them in numeric order.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from switchboard.accounts.service import check_version, require_account_admin, require_account_settings_admin
+from switchboard.accounts.service import (
+    check_version,
+    require_account_admin,
+    require_account_settings_admin,
+)
 from switchboard.audit import service as audit
 from switchboard.context import ServiceContext
 from switchboard.errors import Conflict, NotFound, ValidationFailed, invalid
 from switchboard.mivb.models import Phone
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
-from switchboard.numbering.schemas import MAX_DN_LENGTH, DidRangeCreate, DnRangeCreate, is_dn, is_e164
+from switchboard.numbering.schemas import (
+    MAX_DN_LENGTH,
+    DidRangeCreate,
+    DnRangeCreate,
+    is_dn,
+    is_e164,
+)
 from switchboard.validation import validate
 
 # Used numbers read per query while sweeping forward from a hint.
@@ -69,11 +80,11 @@ class Span:
     end: str
 
     @classmethod
-    def of_dn_range(cls, rng: DnRange) -> "Span":
+    def of_dn_range(cls, rng: DnRange) -> Span:
         return cls(rng.prefix or "", rng.start, rng.end)
 
     @classmethod
-    def of_did_range(cls, rng: DidRange) -> "Span":
+    def of_did_range(cls, rng: DidRange) -> Span:
         return cls("+", rng.start[1:], rng.end[1:])
 
     @property
@@ -165,7 +176,7 @@ class Mapping:
     count: int
 
     @classmethod
-    def of(cls, start: str, end: str, first_dn: str) -> "Mapping":
+    def of(cls, start: str, end: str, first_dn: str) -> Mapping:
         head, digits = split_dn(first_dn)
         size = int(end[1:]) - int(start[1:]) + 1
         # stop where the DN's trailing digits would overflow their width
@@ -195,7 +206,7 @@ class Mapping:
     def last_dn(self) -> str | None:
         return f"{self.head}{self.dn_base + self.count - 1:0{self.width}d}" if self.count > 0 else None
 
-    def overlaps(self, other: "Mapping") -> bool:
+    def overlaps(self, other: Mapping) -> bool:
         """Whether two mappings would give some DN two DIDs."""
         if (self.head, self.width) != (other.head, other.width) or self.count <= 0 or other.count <= 0:
             return False
