@@ -8,16 +8,51 @@ import re
 
 import pytest
 
+from switchboard.mivb.models import MivbService, Phone, ServiceCategory
+from switchboard.numbering.models import DidRange, DnRange
 from tests.factories import Tenant
 
 # Values for names the body generator cannot guess from a schema alone.
 HINTS = {"email": "walker@intruder.example", "password": "intruder-password", "new_password": "intruder-pass-2",
-         "current_password": "wrong-password", "country": "CA", "default_language": "en"}
+         "current_password": "wrong-password", "country": "CA", "default_language": "en", "mac": "08000F123456",
+         "dn": "4002", "did": None, "number": "+33612345678", "language": "en", "start": "5000", "end": "5099",
+         "prefix": "", "first_dn": None, "url": "http://127.0.0.1:9/", "template": "Telephony User",
+         "user_pin": "4821", "product": "mivb", "allowed_phone_types": None}
 UNAUTHENTICATED = {("POST", "/api/v1/auth/token"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
 
+@pytest.fixture
+def victim(session, tenant_a) -> Tenant:
+    """Tenant A with one of every MiVB object, so each route is tried on a real object."""
+    dn_range = DnRange(account_id=tenant_a.account.id, prefix="", start="4000", end="4099", next_hint="4000")
+    did_range = DidRange(account_id=tenant_a.account.id, start="+4930555000", end="+4930555099",
+                         next_hint="+4930555000")
+    category = ServiceCategory(account_id=tenant_a.account.id, name="Victim Category", name_key="victim category",
+                               template="Telephony User", licences=5)
+    session.add_all([dn_range, did_range, category])
+    session.flush()
+    service = MivbService(user_id=tenant_a.user.id, account_id=tenant_a.account.id, service_category_id=category.id,
+                          template="Telephony User")
+    session.add(service)
+    session.flush()
+    phone = Phone(account_id=tenant_a.account.id, user_id=tenant_a.user.id, type="desk_phone", dn="4001",
+                  dn_range_id=dn_range.id, model="6920")
+    session.add(phone)
+    session.commit()
+    tenant_a.mivb = {"range_id": dn_range.id, "did_range_id": did_range.id, "category_id": category.id,
+                     "phone_id": phone.id}
+    return tenant_a
+
+
 def path_values(victim: Tenant) -> dict[str, str]:
-    return {"account_id": victim.account.id, "user_id": victim.user.id}
+    return {"account_id": victim.account.id, "user_id": victim.user.id, "product": "mivb", **victim.mivb}
+
+
+def value_for(name: str, path: str, values: dict[str, str]) -> str:
+    # one {range_id} name serves both DN and DID ranges
+    if name == "range_id" and "/did-ranges/" in path:
+        return values["did_range_id"]
+    return values[name]
 
 
 def sample(schema: dict, spec: dict, name: str = "") -> object:
@@ -64,11 +99,13 @@ def body_for(operation: dict, spec: dict):
 
 def fingerprints(victim: Tenant) -> list[str]:
     return [victim.account.id, victim.account.name, victim.partner.id, victim.user.id, victim.user.email,
-            victim.account_admin.id, victim.account_admin.email, victim.partner_admin.email]
+            victim.account_admin.id, victim.account_admin.email, victim.partner_admin.email,
+            "Victim Category", "+4930555", *victim.mivb.values()]
 
 
 @pytest.mark.parametrize("intruder_role", ["partner_admin", "account_admin"])
-def test_every_route_hides_another_tenant(client, app, tenant_a, tenant_b, login, intruder_role):
+def test_every_route_hides_another_tenant(client, app, session, victim, tenant_b, login, intruder_role):
+    tenant_a = victim
     spec = app.openapi()
     values = path_values(tenant_a)
     intruder = getattr(tenant_b, intruder_role)
@@ -81,7 +118,7 @@ def test_every_route_hides_another_tenant(client, app, tenant_a, tenant_b, login
         names = re.findall(r"{(\w+)}", path)
         missing = [n for n in names if n not in values]
         assert not missing, f"{method} {path}: give the tenancy walk a value for {missing}"
-        url = path.format(**values)
+        url = path.format(**{n: value_for(n, path, values) for n in names})
         response = client.request(method, url, headers=headers, json=body_for(operation, spec))
         walked += 1
         assert response.status_code < 500, f"{method} {url}: {response.status_code} {response.text}"
@@ -98,14 +135,20 @@ def test_every_route_hides_another_tenant(client, app, tenant_a, tenant_b, login
     assert account["name"] == tenant_a.account.name and account["version"] == tenant_a.account.version
     user = client.get(f"/api/v1/accounts/{tenant_a.account.id}/users/{tenant_a.user.id}", headers=owner).json()
     assert user["version"] == tenant_a.user.version
+    session.expire_all()
+    assert session.get(Phone, tenant_a.mivb["phone_id"]).version == 1
+    assert session.get(ServiceCategory, tenant_a.mivb["category_id"]).version == 1
+    assert session.get(DnRange, tenant_a.mivb["range_id"]) is not None
 
 
-def test_walk_also_refuses_without_a_token(client, app, tenant_a):
+def test_walk_also_refuses_without_a_token(client, app, victim):
     spec = app.openapi()
-    values = path_values(tenant_a)
+    values = path_values(victim)
     for method, path, operation in routes(spec):
         if (method, path) in UNAUTHENTICATED:
             continue
-        response = client.request(method, path.format(**values), json=body_for(operation, spec))
+        names = re.findall(r"{(\w+)}", path)
+        url = path.format(**{n: value_for(n, path, values) for n in names})
+        response = client.request(method, url, json=body_for(operation, spec))
         assert response.status_code == 401, f"{method} {path}: {response.status_code}"
         assert response.headers["www-authenticate"] == "Bearer"
