@@ -42,11 +42,12 @@ class ServiceError(Exception):
         message: str | None = None,
         *,
         field: str | None = None,
+        phone_id: str | None = None,
         errors: list[ErrorItem] | None = None,
         **params: Any,
     ) -> None:
         if errors is None:
-            errors = [ErrorItem(code or self.default_code, message or self.title, field, params)]
+            errors = [ErrorItem(code or self.default_code, message or self.title, field, params, phone_id)]
         self.errors = errors
         super().__init__(errors[0].render() if errors else self.title)
 

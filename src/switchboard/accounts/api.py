@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from switchboard.accounts import service
+from switchboard.mivb import service as mivb
 from switchboard.accounts.models import Account, User
 from switchboard.accounts.schemas import (
     AccountCreate,
@@ -105,7 +106,8 @@ def delete_account(account_id: str, ctx: CtxDep, if_match: IfMatchDep) -> Respon
 def list_users(account_id: str, ctx: CtxDep, paging: PagingDep) -> Page[UserOut]:
     total, rows = service.list_users(ctx, account_id, search=paging.search, limit=paging.limit,
                                      offset=paging.offset)
-    return Page(total=total, items=[user_out(u) for u in rows])
+    summaries = mivb.user_summaries(ctx.session, [u.id for u in rows])
+    return Page(total=total, items=[user_out(u, summaries.get(u.id)) for u in rows])
 
 
 @router.post("/accounts/{account_id}/users", response_model=UserOut, status_code=201, tags=["users"])
@@ -119,7 +121,7 @@ def create_user(account_id: str, body: UserCreate, ctx: CtxDep, response: Respon
 def get_user(account_id: str, user_id: str, ctx: CtxDep, response: Response) -> UserOut:
     user = service.get_user(ctx, account_id, user_id)
     set_etag(response, user)
-    return user_out(user)
+    return user_out(user, mivb.user_summaries(ctx.session, [user.id]).get(user.id))
 
 
 @router.patch("/accounts/{account_id}/users/{user_id}", response_model=UserOut, tags=["users"])

@@ -561,7 +561,7 @@ def _check_group(ctx: ServiceContext, account_id: str, service: MivbService, gro
     if info.get("kind") == "external_twin":
         devices = sum(1 for t, _ in phone_types if t in ("desk_phone", "generic_sip"))
         externals = sum(1 for t, ext in phone_types if t == "hot_desk" and ext)
-        if others or len(phone_types) > 2 or devices > 1 or externals > 1 or len(phone_types) != devices + externals:
+        if others or (devices, externals, len(phone_types)) != (1, 1, 2):
             raise Conflict("group_twin_invalid",
                            "An external-twin group holds exactly one desk or SIP phone and one external phone of one user.",
                            field=field)
@@ -862,9 +862,15 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
 
 def delete_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: str,
                  *, expected_version: int | None = None) -> None:
+    accounts.require_account_admin(ctx, account_id)
+    catalog = pbx.get_catalog(ctx, account_id)
     account, user, service = _load(ctx, account_id, user_id, write=True)
     phone = _load_phone(ctx, service, phone_id)
     accounts.check_version(phone, expected_version)
+    group = _group_info(catalog, service.group)
+    if group is not None and group.get("kind") == "external_twin":
+        raise Conflict("group_twin_invalid", "This phone is one of the two of an external-twin group: "
+                       "take the user out of the group first.", field="programming.group", phone_id=phone.id)
     audit.record(ctx, action="delete", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
                  account_id=account_id, partner_id=account.partner_id, before=_phone_snapshot(phone))
     _release_numbers(ctx.session, phone)
