@@ -69,3 +69,15 @@ def test_unknown_api_route_is_problem_json(client):
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["errors"][0]["code"] == "not_found"
+
+
+def test_sync_queue_in_metrics_and_readiness(client, session, tenant_a):
+    from switchboard.sync.models import SyncJob
+
+    session.add_all([SyncJob(account_id=tenant_a.account.id, user_id="u1", kind="push_user", state="queued"),
+                     SyncJob(account_id=tenant_a.account.id, user_id="u2", kind="push_user", state="queued",
+                             attempts=2)])
+    session.commit()
+    text = client.get("/metrics").text
+    assert 'switchboard_sync_jobs{state="queued"} 2.0' in text
+    assert client.get("/readyz").json()["checks"]["pbx"] == {"connections": 0, "accounts_retrying": 1}

@@ -29,7 +29,9 @@ from switchboard.numbering import api as numbering_api
 from switchboard.pbx import api as pbx_api
 from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
 from switchboard.runtime import runtime_from_settings
+from switchboard.sync.service import pbx_reachability
 from switchboard.security import TokenSigner
+from switchboard.sync.metrics import SyncCollector
 from switchboard.validation import items_from_pydantic
 
 API_PREFIX = "/api/"
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.state.runtime = runtime_from_settings(settings)
     app.state.templates = make_templates()
     metrics = Metrics()
+    metrics.registry.register(SyncCollector(session_factory))
     app.state.metrics = metrics
 
     app.include_router(accounts_api.router)
@@ -141,16 +144,19 @@ def _install_operational_routes(app: FastAPI, metrics: Metrics) -> None:
     def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers")
+    @app.get("/readyz", tags=["operations"],
+             summary="Readiness: the database answers; PBX reachability as the sync last saw it")
     def readyz(request: Request) -> Response:
-        checks = {}
+        checks: dict = {}
         try:
             with request.app.state.session_factory() as session:
                 session.execute(text("SELECT 1"))
+                checks["pbx"] = pbx_reachability(session)
             checks["database"] = "ok"
         except Exception as exc:  # readiness reports, it never raises
             checks["database"] = f"error: {type(exc).__name__}"
-        ready = all(v == "ok" for v in checks.values())
+        # A customer's PBX being down must not take this process out of rotation.
+        ready = checks["database"] == "ok"
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")

@@ -235,7 +235,7 @@ def mivb_verify(
         console.print("[green]No difference: the PBX matches the desired state.[/]")
         return
     for diff in differences:
-        console.print(f"{diff.user} ({diff.user_id}): {diff.describe()}")
+        console.print(f"{diff.user} ({diff.user_id}): {diff.describe()}", soft_wrap=True, markup=False)
     users = len({d.user_id for d in differences})
     console.print(f"[yellow]{len(differences)} differences on {users} users.[/]"
                   + (" Repairs queued." if repair else " Run again with --repair to fix them."))

@@ -190,3 +190,34 @@ def test_external_twin_group_holds_a_desk_phone_and_an_external_phone(client, mi
     assert third.status_code == 409 and third.json()["errors"][0]["code"] == "group_twin_invalid"
     kept = client.delete(phones_url(m, user_id, external["id"]), headers=m.admin)
     assert kept.status_code == 409 and kept.json()["errors"][0]["phone_id"] == external["id"]
+
+
+def test_dns_configured_on_the_pbx_are_never_handed_out(client, mivb_account):
+    m = mivb_account
+    low = client.post(m.url("/mivb/dn-ranges"), headers=m.partner, json={"start": "1000", "end": "1009"})
+    assert low.status_code == 201
+    # the catalogue read while setting up says the PBX has 1000 and 1001 already
+    ranges = {r["start"]: r for r in client.get(m.url("/mivb/dn-ranges"), headers=m.admin).json()["items"]}
+    assert ranges["1000"]["used"] == 2 and ranges["1000"]["free"] == 8
+    available = client.get(m.url(f"/mivb/dn-ranges/{low.json()['id']}/available?limit=3"), headers=m.admin).json()
+    assert available["items"] == ["1002", "1003", "1004"]
+    user_id = m.new_user("Entry")
+    taken = add(client, m, user_id, type="hot_desk", dn="1001")
+    assert taken.status_code == 409 and taken.json()["errors"][0]["code"] == "dn_taken"
+
+
+def test_pbx_capacity_is_enforced(client, mivb_account, monkeypatch):
+    from switchboard.mivb import service
+
+    m = mivb_account
+    first = m.new_user("Entry")
+    monkeypatch.setattr(service, "CAPACITY_DEVICES", 2)
+    assert add(client, m, first, type="hot_desk").status_code == 201
+    full = add(client, m, first, type="hot_desk")
+    assert full.status_code == 409 and full.json()["errors"][0]["code"] == "capacity_devices"
+    monkeypatch.setattr(service, "CAPACITY_USERS", 1)
+    second = m.new_user()
+    client.post(m.user_url(second, "/products"), headers=m.admin, json={"product": "mivb"})
+    refused = client.put(m.user_url(second, "/mivb/service"), headers=m.admin,
+                         json={"service_category": m.categories["Entry"]})
+    assert refused.status_code == 409 and refused.json()["errors"][0]["code"] == "capacity_users"

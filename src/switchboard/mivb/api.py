@@ -27,6 +27,7 @@ from switchboard.mivb.schemas import (
     ServiceChoice,
 )
 from switchboard.sync import service as sync
+from switchboard.sync.schemas import PushQueued, SyncSummary
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", responses=PROBLEM_RESPONSES)
 USER = "/users/{user_id}"
@@ -189,12 +190,14 @@ def delete_phone(account_id: str, user_id: str, phone_id: str, ctx: CtxDep, if_m
 
 # ------------------------------------------------------------------ sync
 
-@router.post(USER + "/mivb/sync", status_code=202, tags=["mivb sync"], summary="Push the user's state again now")
+@router.post(USER + "/mivb/sync", status_code=202, response_model=PushQueued, tags=["mivb sync"],
+             summary="Push the user's state again now")
 def push_now(account_id: str, user_id: str, ctx: CtxDep):
     job = sync.push_now(ctx, account_id, user_id)
     return {"job_id": str(job.id), "state": job.state}
 
 
-@router.get("/mivb/sync", tags=["mivb sync"], summary="Sync summary: counts per state, failed users and errors")
+@router.get("/mivb/sync", response_model=SyncSummary, tags=["mivb sync"],
+            summary="Sync summary: counts per state, failed users and errors")
 def sync_summary(account_id: str, ctx: CtxDep):
     return sync.account_summary(ctx, account_id)

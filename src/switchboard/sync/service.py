@@ -118,3 +118,14 @@ def account_summary(ctx: ServiceContext, account_id: str, *, limit: int = 100) -
         "failed": [{"user_id": status.user_id, "name": user.full_name, "errors": status.errors or [],
                     "updated_at": status.updated_at} for status, user in failed],
     }
+
+
+def pbx_reachability(session: Session) -> dict[str, int]:
+    """Connected accounts, and how many of them the sync is retrying because the last push
+    failed (readiness report: a customer's PBX being down is news, not unreadiness)."""
+    from switchboard.pbx.models import MivbConnection
+
+    connections = session.scalar(select(func.count()).select_from(MivbConnection)) or 0
+    retrying = session.scalar(select(func.count(func.distinct(SyncJob.account_id))).where(
+        SyncJob.state == "queued", SyncJob.attempts > 0)) or 0
+    return {"connections": connections, "accounts_retrying": retrying}
