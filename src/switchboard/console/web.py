@@ -22,7 +22,8 @@ from switchboard.errors import ErrorItem, Forbidden, ServiceError
 from switchboard.security import constant_time_equals, new_csrf_token
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-TEMPLATE_DIRS = [PACKAGE_DIR / "console" / "templates", PACKAGE_DIR / "accounts" / "templates"]
+TEMPLATE_DIRS = [PACKAGE_DIR / "console" / "templates", PACKAGE_DIR / "accounts" / "templates",
+                 PACKAGE_DIR / "mivb" / "templates"]
 
 
 def make_templates() -> Environment:
