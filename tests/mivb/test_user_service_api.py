@@ -142,3 +142,23 @@ def test_plain_user_reads_own_config_but_cannot_change_or_reveal(client, mivb_ac
                         json={"programming": {"location": "Paris"}}).status_code == 403
     assert client.post(m.user_url(tenant_a.user.id, "/mivb/phones"), headers=me,
                        json={"type": "desk_phone"}).status_code == 403
+
+
+def test_bulk_assignment_is_all_or_nothing(session, mivb_account, tenant_a):
+    from switchboard.errors import Conflict
+    from switchboard.mivb import service
+    from tests.factories import ctx_for
+
+    m = mivb_account
+    users = [m.new_user() for _ in range(4)]
+    ctx = ctx_for(session, tenant_a.account_admin)
+    ctx.runtime = m.client.app.state.runtime
+    try:
+        service.assign_many(ctx, m.account_id, users, {"service_category": m.categories["Entry"]})
+    except Conflict as exc:
+        assert exc.errors[0].code == "licence_exhausted" and exc.errors[0].field == "users[3]"
+    else:
+        raise AssertionError("four users cannot share three licences")
+    assert all(service.list_products(ctx, m.account_id, u) == [] for u in users)
+    assert service.assign_many(ctx, m.account_id, users[:3], {"service_category": m.categories["Entry"]}) == 3
+    assert [service.list_products(ctx, m.account_id, u)[0]["service_category_name"] for u in users[:3]] == ["Entry"] * 3

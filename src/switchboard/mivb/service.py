@@ -17,7 +17,7 @@ from switchboard.accounts import service as accounts
 from switchboard.accounts.models import Account, User
 from switchboard.audit import service as audit
 from switchboard.context import ServiceContext
-from switchboard.errors import Conflict, ErrorItem, Forbidden, NotFound, ValidationFailed
+from switchboard.errors import Conflict, ErrorItem, Forbidden, NotFound, ServiceError, ValidationFailed
 from switchboard.mivb import pins
 from switchboard.mivb.desired_state import ADVANCED_FIELDS
 from switchboard.mivb.models import MivbService, MivbSettings, Phone, ServiceCategory
@@ -407,13 +407,18 @@ def add_product(ctx: ServiceContext, account_id: str, user_id: str, data: Produc
     user = accounts.get_user(ctx, account_id, user_id, for_update=True)
     if ctx.session.get(MivbService, user_id) is not None:
         raise Conflict("product_exists", "This user already has the MiVoice Business product.", field="product")
-    service = MivbService(user_id=user.id, account_id=account_id, desired_revision=0)
+    service = _new_service(ctx, account, user)
+    ctx.session.commit()
+    return product_view(service)
+
+
+def _new_service(ctx: ServiceContext, account: Account, user: User) -> MivbService:
+    service = MivbService(user_id=user.id, account_id=account.id, desired_revision=0)
     ctx.session.add(service)
     ctx.session.flush()
     audit.record(ctx, action="create", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-                 account_id=account_id, partner_id=account.partner_id, after=_service_snapshot(service))
-    ctx.session.commit()
-    return product_view(service)
+                 account_id=account.id, partner_id=account.partner_id, after=_service_snapshot(service))
+    return service
 
 
 def remove_product(ctx: ServiceContext, account_id: str, user_id: str, product: str,
@@ -464,19 +469,58 @@ def choose_category(ctx: ServiceContext, account_id: str, user_id: str, data: Se
     catalog = pbx.get_catalog(ctx, account_id)
     account, user, service = _load(ctx, account_id, user_id, write=True)
     accounts.check_version(service, expected_version)
+    category = _category_for_choice(ctx, account_id, data.service_category)
+    _apply_category(ctx, account, user, service, category, catalog)
+    _commit_or_conflict(ctx)
+    return config_view(ctx, service)
+
+
+def assign_many(ctx: ServiceContext, account_id: str, user_ids: list[str], data: ServiceChoice | dict) -> int:
+    """The users list's bulk action: the MiVB product and a category for several users at
+    once, all or nothing (one user refused, nobody changed). Returns how many changed."""
+    data = validate(ServiceChoice, data)
+    if not user_ids:
+        raise ValidationFailed("required", "Select at least one user.", field="users")
+    catalog = pbx.get_catalog(ctx, account_id)
+    account = accounts.require_account_admin(ctx, account_id)
+    category = _category_for_choice(ctx, account_id, data.service_category)
+    changed = 0
+    for index, user_id in enumerate(dict.fromkeys(user_ids)):
+        user = accounts.get_user(ctx, account_id, user_id, for_update=True)
+        service = ctx.session.scalar(_service_query(user_id).with_for_update(of=MivbService))
+        if service is None:
+            service = _new_service(ctx, account, user)
+        if service.service_category_id != category.id:
+            try:
+                _apply_category(ctx, account, user, service, category, catalog)
+            except ServiceError as exc:
+                ctx.session.rollback()
+                for item in exc.errors:
+                    item.field = f"users[{index}]"  # which of the selected users was refused
+                raise
+            changed += 1
+    _commit_or_conflict(ctx)
+    return changed
+
+
+def _category_for_choice(ctx: ServiceContext, account_id: str, category_id: str) -> ServiceCategory:
     category = ctx.session.scalar(select(ServiceCategory).where(
-        ServiceCategory.id == data.service_category, ServiceCategory.account_id == account_id).with_for_update())
+        ServiceCategory.id == category_id, ServiceCategory.account_id == account_id).with_for_update())
     if category is None:
         raise ValidationFailed("unknown_category", "This service category does not exist.", field="service_category")
+    return category
+
+
+def _apply_category(ctx: ServiceContext, account: Account, user: User, service: MivbService,
+                    category: ServiceCategory, catalog: dict[str, Any]) -> None:
     if service.service_category_id == category.id:
-        return config_view(ctx, service)
+        return
     template = _template(catalog, category.template, field="service_category")
-    _licence_check(ctx, category, user_id)
+    _licence_check(ctx, category, user.id)
     before = _service_snapshot(service)
-    first_time = service.service_category_id is None
-    if first_time:
-        _capacity_check_users(ctx, account_id)
-        _apply_template(ctx, account_id, service, category, template, catalog)
+    if service.service_category_id is None:
+        _capacity_check_users(ctx, account.id)
+        _apply_template(ctx, account.id, service, category, template, catalog)
     else:
         refused = [p for p in service.phones if not _allowed(category, p.type)]
         if refused:
@@ -490,9 +534,7 @@ def choose_category(ctx: ServiceContext, account_id: str, user_id: str, data: Se
     sync.enqueue_push(ctx.session, service)
     ctx.session.flush()
     audit.record(ctx, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-                 account_id=account_id, partner_id=account.partner_id, before=before, after=_service_snapshot(service))
-    _commit_or_conflict(ctx)
-    return config_view(ctx, service)
+                 account_id=account.id, partner_id=account.partner_id, before=before, after=_service_snapshot(service))
 
 
 def _capacity_check_users(ctx: ServiceContext, account_id: str) -> None:
