@@ -24,6 +24,9 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(64))
     object_id: Mapped[str] = mapped_column(String(64))
     object_repr: Mapped[str] = mapped_column(String(300), default="")
+    # The user a change concerns (their account record, MiVB service or a phone), so a
+    # user's history also lists changes of phones that no longer exist.
+    subject_id: Mapped[str | None] = mapped_column(String(32), index=True)
     action: Mapped[str] = mapped_column(String(32))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

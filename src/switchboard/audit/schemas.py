@@ -15,6 +15,7 @@ class AuditEntryOut(BaseModel):
     object_type: str
     object_id: str
     object_repr: str
+    subject_id: str | None
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None

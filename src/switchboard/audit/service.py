@@ -23,6 +23,7 @@ def record(
     partner_id: str | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    subject_id: str | None = None,
 ) -> None:
     if before is not None and after is not None and before == after:
         return  # nothing changed: keep the log free of noise
@@ -36,6 +37,7 @@ def record(
             object_type=object_type,
             object_id=object_id,
             object_repr=object_repr[:300],
+            subject_id=subject_id or (object_id if object_type == "user" else None),
             action=action,
             before=before,
             after=after,
@@ -44,7 +46,8 @@ def record(
 
 
 def list_for_account(
-    ctx: ServiceContext, account_id: str, *, limit: int, offset: int, object_id: str | None = None
+    ctx: ServiceContext, account_id: str, *, limit: int, offset: int, object_id: str | None = None,
+    subject_id: str | None = None,
 ) -> tuple[int, list[AuditEntry]]:
     # Imported here: the accounts service records into this log, so it imports us first.
     from switchboard.accounts.service import require_account_admin
@@ -53,6 +56,8 @@ def list_for_account(
     query = select(AuditEntry).where(AuditEntry.account_id == account_id)
     if object_id:
         query = query.where(AuditEntry.object_id == object_id)
+    if subject_id:
+        query = query.where(AuditEntry.subject_id == subject_id)
     total = ctx.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = ctx.session.scalars(
         query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit).offset(offset)

@@ -328,7 +328,8 @@ def config_view(ctx: ServiceContext, service: MivbService, *, reveal: bool = Fal
 
 
 def _audit_reveal(ctx: ServiceContext, account: Account, user: User, what: str) -> None:
-    audit.record(ctx, action="reveal", object_type="mivb_service", object_id=user.id, object_repr=f"{user.email}: {what}",
+    audit.record(
+        ctx, subject_id=user.id, action="reveal", object_type="mivb_service", object_id=user.id, object_repr=f"{user.email}: {what}",
                  account_id=account.id, partner_id=account.partner_id)
     ctx.session.commit()
 
@@ -416,7 +417,8 @@ def _new_service(ctx: ServiceContext, account: Account, user: User) -> MivbServi
     service = MivbService(user_id=user.id, account_id=account.id, desired_revision=0)
     ctx.session.add(service)
     ctx.session.flush()
-    audit.record(ctx, action="create", object_type="mivb_service", object_id=user.id, object_repr=user.email,
+    audit.record(
+        ctx, subject_id=user.id, action="create", object_type="mivb_service", object_id=user.id, object_repr=user.email,
                  account_id=account.id, partner_id=account.partner_id, after=_service_snapshot(service))
     return service
 
@@ -428,7 +430,8 @@ def remove_product(ctx: ServiceContext, account_id: str, user_id: str, product: 
         raise NotFound("not_found", "Unknown product.")
     account, user, service = _load(ctx, account_id, user_id, write=True)
     accounts.check_version(service, expected_version)
-    audit.record(ctx, action="delete", object_type="mivb_service", object_id=user.id, object_repr=user.email,
+    audit.record(
+        ctx, subject_id=user.id, action="delete", object_type="mivb_service", object_id=user.id, object_repr=user.email,
                  account_id=account_id, partner_id=account.partner_id,
                  before={**_service_snapshot(service), "phones": [_phone_snapshot(p) for p in service.phones]})
     was_pushed = service.service_category_id is not None
@@ -533,7 +536,8 @@ def _apply_category(ctx: ServiceContext, account: Account, user: User, service: 
     service.template = category.template
     sync.enqueue_push(ctx.session, service)
     ctx.session.flush()
-    audit.record(ctx, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
+    audit.record(
+        ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
                  account_id=account.id, partner_id=account.partner_id, before=before, after=_service_snapshot(service))
 
 
@@ -648,7 +652,8 @@ def update_config(ctx: ServiceContext, account_id: str, user_id: str, data: Conf
     if after != before:
         sync.enqueue_push(ctx.session, service)
         ctx.session.flush()
-        audit.record(ctx, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
+        audit.record(
+        ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
                      account_id=account_id, partner_id=account.partner_id, before=before, after=after)
     _commit_or_conflict(ctx)
     return config_view(ctx, service)
@@ -662,7 +667,8 @@ def generate_user_pin(ctx: ServiceContext, account_id: str, user_id: str) -> str
     service.user_pin_encrypted = ctx.rt.secret_box.encrypt(pin)
     sync.enqueue_push(ctx.session, service)
     ctx.session.flush()
-    audit.record(ctx, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
+    audit.record(
+        ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
                  account_id=account_id, partner_id=account.partner_id, before={"user_pin": MASK},
                  after={"user_pin": MASK + " (generated)"})
     ctx.session.commit()
@@ -817,7 +823,8 @@ def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn 
     category = _load_category(ctx, service)
     phone = _create_phone(ctx, account_id, service, data, catalog, None, category)
     sync.enqueue_push(ctx.session, service)
-    audit.record(ctx, action="create", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
+    audit.record(
+        ctx, subject_id=user.id, action="create", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
                  account_id=account_id, partner_id=account.partner_id, after=_phone_snapshot(phone))
     _commit_or_conflict(ctx)
     return phone_view(ctx, phone, ctx.session.get(SyncStatus, user_id), reveal=True)
@@ -896,7 +903,8 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
     if after != before:
         sync.enqueue_push(ctx.session, service)
         ctx.session.flush()
-        audit.record(ctx, action="update", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
+        audit.record(
+        ctx, subject_id=user.id, action="update", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
                      account_id=account_id, partner_id=account.partner_id, before=before, after=after)
     _commit_or_conflict(ctx)
     return phone_view(ctx, phone, ctx.session.get(SyncStatus, user_id))
@@ -913,7 +921,8 @@ def delete_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
     if group is not None and group.get("kind") == "external_twin":
         raise Conflict("group_twin_invalid", "This phone is one of the two of an external-twin group: "
                        "take the user out of the group first.", field="programming.group", phone_id=phone.id)
-    audit.record(ctx, action="delete", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
+    audit.record(
+        ctx, subject_id=user.id, action="delete", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
                  account_id=account_id, partner_id=account.partner_id, before=_phone_snapshot(phone))
     _release_numbers(ctx.session, phone)
     service.phones.remove(phone)

@@ -111,15 +111,17 @@ def test_connection(ctx: ServiceContext, account_id: str) -> dict[str, Any]:
     return result
 
 
-def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False) -> dict[str, Any]:
+def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
+                allow_stale: bool = False) -> dict[str, Any]:
     """The catalogue, read again when asked or older than the TTL. When the PBX cannot be
     read, the last known catalogue is returned marked stale (an admin's work must not stop
-    because the PBX is down); with none known, the error is raised."""
+    because the PBX is down); with none known, the error is raised. allow_stale: any
+    cached catalogue will do (pages that only show choices never wait for the PBX)."""
     accounts.require_account_admin(ctx, account_id)
     cached = ctx.session.get(MivbCatalog, account_id)
     fresh_enough = cached is not None and utcnow() - cached.fetched_at < timedelta(seconds=ctx.rt.catalog_ttl_seconds)
-    if cached is not None and fresh_enough and not refresh:
-        return {**cached.data, "fetched_at": cached.fetched_at, "stale": False}
+    if cached is not None and (fresh_enough or allow_stale) and not refresh:
+        return {**cached.data, "fetched_at": cached.fetched_at, "stale": not fresh_enough}
     connector = connector_for(ctx, account_id)
     try:
         raw = connector.catalog()

@@ -70,7 +70,7 @@ def push_now(ctx: ServiceContext, account_id: str, user_id: str) -> SyncJob:
     if service is None or service.service_category_id is None:
         raise Conflict("not_configured", "This user has no MiVoice Business service to push.")
     job = enqueue_push(ctx.session, service)
-    audit.record(ctx, action="sync", object_type="mivb_service", object_id=user_id, object_repr="push",
+    audit.record(ctx, action="sync", object_type="mivb_service", object_id=user_id, object_repr="push", subject_id=user_id,
                  account_id=account_id, partner_id=account.partner_id)
     ctx.session.commit()
     return job
