@@ -76,3 +76,8 @@ def template_callables(language: str) -> dict[str, Callable]:
         return Markup(tr.ngettext(singular, plural, num)) % variables
 
     return {"gettext": gettext, "_": gettext, "ngettext": ngettext}
+
+
+def N_(message: str) -> str:
+    """Marks a message id for extraction where it is translated later (at render time)."""
+    return message

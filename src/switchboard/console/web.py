@@ -36,6 +36,7 @@ def make_templates() -> Environment:
     )
     env.install_null_translations(newstyle=True)
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    env.filters["zip_self"] = lambda items: [(str(item), str(item)) for item in items]  # option value = text
     return env
 
 

@@ -555,10 +555,14 @@ def _apply_template(ctx: ServiceContext, account_id: str, service: MivbService, 
                           if template.get("department") in catalog.get("departments", []) else None)
     service.language = template.get("language")
     settings = _settings(ctx.session, account_id)
+    account = ctx.session.get(Account, account_id)
     for default in (template.get("phones") or [])[:3]:
         if default.get("type") in ("desk_phone", "generic_sip", "hot_desk") and _allowed(category, default["type"]):
-            _create_phone(ctx, account_id, service, PhoneIn(type=default["type"], model=default.get("model")),
-                          catalog, template, category)
+            phone = _create_phone(ctx, account_id, service, PhoneIn(type=default["type"], model=default.get("model")),
+                                  catalog, template, category)
+            audit.record(ctx, subject_id=service.user_id, action="create", object_type="phone", object_id=phone.id,
+                         object_repr=f"template {phone.dn}", account_id=account_id, partner_id=account.partner_id,
+                         after=_phone_snapshot(phone))
     service.group = _template_group(ctx, account_id, service, template, catalog)
     dns = [p.dn for p in service.phones]
     service.user_pin_encrypted = ctx.rt.secret_box.encrypt(pins.generate(_policy(settings), dns))

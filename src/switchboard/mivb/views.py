@@ -1,0 +1,326 @@
+"""The user page of the console with its MiVB parts: products and licenses, service
+category, service programming, phones, sync state and errors, change history.
+
+Handlers read the form, call one service function, then redirect (success) or render the
+page again with the errors listed at the top and bottom, beside the fields, and on the
+phones at fault, keeping what the admin typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from switchboard import i18n
+from switchboard.i18n import N_
+from switchboard.accounts import service as accounts
+from switchboard.audit import service as audit
+from switchboard.console.web import FormDep, FormErrors, Viewer, ViewerDep, flash, language, redirect, render
+from switchboard.errors import ErrorItem, ServiceError
+from switchboard.mivb import service as mivb
+from switchboard.numbering import service as numbering
+from switchboard.pbx import service as pbx
+from switchboard.sync import service as sync
+
+router = APIRouter(include_in_schema=False)
+USER = "/accounts/{account_id}/users/{user_id}"
+PHONE_TYPES = ("desk_phone", "generic_sip", "hot_desk")
+ADVANCED = ("cos_day", "cos_night1", "cos_night2", "cor_day", "cor_night1", "cor_night2")
+
+
+def _user_url(account_id: str, user_id: str, anchor: str = "") -> str:
+    return f"/accounts/{account_id}/users/{user_id}" + (f"#{anchor}" if anchor else "")
+
+
+# ------------------------------------------------------------------ page context
+
+def _phone_label(gettext, phone: dict[str, Any]) -> str:
+    names = {"desk_phone": gettext("Desk phone"), "generic_sip": gettext("Generic SIP phone"),
+             "hot_desk": gettext("Hot desk")}
+    return f"{names.get(phone['type'], phone['type'])} {phone['dn']}"
+
+
+def _sync_errors(gettext, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The PBX's errors, each pointed at the phone or field it concerns."""
+    phones = {p["id"]: p for p in config["phones"]}
+    listed: list[dict[str, Any]] = []
+    seen = set()
+    for error in config["sync"]["errors"] + [e for p in config["phones"] for e in p["sync"]["errors"]]:
+        key = (error.get("code"), error.get("message"), error.get("phone_id"))
+        if key in seen:
+            continue
+        seen.add(key)
+        phone = phones.get(error.get("phone_id") or "")
+        target = f"phone-{phone['id']}" if phone else _programming_target(error.get("field"))
+        where = _phone_label(gettext, phone) if phone else gettext("Service programming")
+        listed.append({"target": target, "where": where, "message": error.get("message", ""),
+                       "code": error.get("code"), "from_pbx": error.get("source") == "pbx" or error.get("code") not in (
+                           "pbx_unreachable", "pbx_error", "pbx_bad_response", "internal_error")})
+    return listed
+
+
+def _programming_target(field: str | None) -> str:
+    name = (field or "").split(".")[-1]
+    return f"field-programming-{name}" if name in ("group", "user_pin", "location", "department") else "sync-panel"
+
+
+def _form_errors_listed(errors: FormErrors, form: str | None) -> list[dict[str, Any]]:
+    listed = []
+    for field, message in errors.all:
+        target = f"field-{form}-{field.replace('.', '-')}" if field and form else "configuration"
+        listed.append({"target": target, "where": "", "message": message, "code": None, "from_pbx": False})
+    return listed
+
+
+def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str, **extra: Any) -> dict[str, Any]:
+    ctx = viewer.ctx
+    account = accounts.get_account(ctx, account_id)
+    user = accounts.get_user(ctx, account_id, user_id)
+    gettext = i18n.gettext_for(language(request, account))
+    products = mivb.list_products(ctx, account_id, user_id)
+    config = mivb.get_config(ctx, account_id, user_id) if products else None
+    is_admin = viewer.user.role != "user"
+    context: dict[str, Any] = {"account": account, "user": user, "products": products, "config": config,
+                               "is_admin": is_admin, "dialog": request.query_params.get("dialog"),
+                               "form": None, "form_phone": None, "values": {}, "errors": FormErrors.empty()}
+    context.update(extra)
+    if is_admin:
+        try:
+            context["catalog"] = pbx.get_catalog(ctx, account_id, allow_stale=True)
+        except ServiceError as exc:
+            context["catalog"] = None
+            context["catalog_error"] = exc.errors[0].render(gettext)
+        context["categories"] = mivb.list_categories(ctx, account_id)
+        context["next_dns"] = _next_dns(ctx, account_id) if config and config["status"] == "configured" else []
+        policy, _ = mivb.get_pin_policy(ctx, account_id)
+        context["pin_policy"] = policy
+        context["pin_rules"] = pin_rules(policy)
+        _, history = audit.list_for_account(ctx, account_id, limit=25, offset=0, subject_id=user_id)
+        context["history"] = history
+    listed = _form_errors_listed(context["errors"], context["form"])
+    if config:
+        listed += _sync_errors(gettext, config)
+    context["error_list"] = listed
+    context["phone_errors"] = {e["target"][6:] for e in listed if e["target"].startswith("phone-")}
+    return context
+
+
+def _next_dns(ctx, account_id: str) -> list[str]:
+    """A few next free DNs of each range, for "add a desk phone on this DN"."""
+    total, ranges = numbering.list_dn_ranges(ctx, account_id, limit=10)
+    found: list[str] = []
+    for rng in ranges:
+        found += numbering.available_dns(ctx, account_id, rng.range.id, limit=5)
+    return found[:10]
+
+
+def _page(request: Request, viewer: Viewer, account_id: str, user_id: str, status_code: int = 200, **extra):
+    context = page_context(request, viewer, account_id, user_id, **extra)
+    return render(request, "mivb/user_page.html", context, status_code=status_code, account=context["account"])
+
+
+def _refused(request: Request, viewer: Viewer, account_id: str, user_id: str, exc: ServiceError, *,
+             form: str, values: dict[str, Any], phone_id: str | None = None, dialog: str | None = None):
+    viewer.ctx.session.rollback()
+    account = accounts.get_account(viewer.ctx, account_id)
+    gettext = i18n.gettext_for(language(request, account))
+    extra = {"errors": FormErrors.from_error(exc, gettext), "form": form, "values": values,
+             "form_phone": phone_id}
+    if dialog:
+        extra["dialog"] = dialog
+    return _page(request, viewer, account_id, user_id, status_code=exc.status, **extra)
+
+
+# ------------------------------------------------------------------ pages
+
+@router.get(USER)
+def user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
+    return _page(request, viewer, account_id, user_id)
+
+
+@router.get(USER + "/mivb/sync-panel")
+def sync_panel(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
+    """Polled by htmx while a push is under way; its out-of-band parts refresh the error
+    lists and the phones' badges without touching what the admin is typing."""
+    context = page_context(request, viewer, account_id, user_id)
+    if context["config"] is None:
+        return HTMLResponse("")
+    return render(request, "mivb/sync_panel_response.html", context, account=context["account"])
+
+
+# ------------------------------------------------------------------ products and category
+
+@router.post(USER + "/products/mivb/add")
+def add_product(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    try:
+        mivb.add_product(viewer.ctx, account_id, user_id, {"product": "mivb"})
+    except ServiceError as exc:
+        return _refused(request, viewer, account_id, user_id, exc, form="product", values={}, dialog="add-product")
+    return redirect(f"{_user_url(account_id, user_id)}?dialog=add-product#add-product")
+
+
+@router.get(USER + "/products/mivb/remove")
+def remove_product_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
+    context = page_context(request, viewer, account_id, user_id)
+    return render(request, "mivb/remove_product.html", context, account=context["account"])
+
+
+@router.post(USER + "/products/mivb/remove")
+def remove_product(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    try:
+        mivb.remove_product(viewer.ctx, account_id, user_id, "mivb")
+    except ServiceError as exc:
+        return _refused(request, viewer, account_id, user_id, exc, form="product", values={})
+    flash(request, "MiVoice Business Service removed: its numbers are free again and the PBX configuration is being removed.")
+    return redirect(_user_url(account_id, user_id, "products"))
+
+
+@router.post(USER + "/mivb/service")
+def choose_category(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    values = {"service_category": form.get("service_category", "")}
+    try:
+        mivb.choose_category(viewer.ctx, account_id, user_id, values)
+    except ServiceError as exc:
+        return _refused(request, viewer, account_id, user_id, exc, form="category", values=values, dialog="category")
+    flash(request, "Service category applied.")
+    return redirect(_user_url(account_id, user_id, "configuration"))
+
+
+# ------------------------------------------------------------------ service programming
+
+@router.post(USER + "/mivb/programming")
+def programming(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    values = {name: form.get(name, "") for name in ("group", "location", "department", "user_pin")}
+    changes: dict[str, Any] = {name: values[name] or None for name in ("group", "location", "department")}
+    if form.get("pin_edited") == "1":
+        changes["user_pin"] = values["user_pin"]
+    try:
+        mivb.update_config(viewer.ctx, account_id, user_id, {"programming": changes},
+                           expected_version=_version(form))
+    except ServiceError as exc:
+        return _refused(request, viewer, account_id, user_id, exc, form="programming",
+                        values={**values, "pin_edited": form.get("pin_edited")})
+    flash(request, "Service programming saved.")
+    return redirect(_user_url(account_id, user_id, "programming"))
+
+
+@router.post(USER + "/mivb/user-pin/generate")
+def generate_pin(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    try:
+        pin = mivb.generate_user_pin(viewer.ctx, account_id, user_id)
+    except ServiceError as exc:
+        return _refused(request, viewer, account_id, user_id, exc, form="programming", values={})
+    # Shown once, on this page only: never through a redirect or the session cookie.
+    return _page(request, viewer, account_id, user_id, generated_pin=pin)
+
+
+def _version(form: dict[str, str]) -> int | None:
+    raw = form.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+# ------------------------------------------------------------------ phones
+
+def _phone_input(form: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": form.get("type", "")}
+    if form.get("dn"):
+        data["dn"] = form["dn"]
+    if data["type"] == "hot_desk":
+        data["acd_agent"] = form.get("acd_agent") == "on"
+        if form.get("external_phone") == "on":
+            data["external_phone"] = {"number": form.get("external_number", "")}
+    return data
+
+
+@router.post(USER + "/mivb/phones")
+def add_phone(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    data = _phone_input(form)
+    try:
+        phone = mivb.add_phone(viewer.ctx, account_id, user_id, data)
+    except ServiceError as exc:
+        values = {k: form.get(k, "") for k in ("type", "dn", "acd_agent", "external_phone", "external_number")}
+        return _refused(request, viewer, account_id, user_id, exc, form="add-phone", values=values, dialog="add-phone")
+    if phone.get("sip"):
+        # SIP credentials are shown once, right after the phone is made.
+        return _page(request, viewer, account_id, user_id, new_sip=phone)
+    flash(request, "Phone %(dn)s added.", dn=phone["dn"])
+    return redirect(_user_url(account_id, user_id, f"phone-{phone['id']}"))
+
+
+def _phone_changes(form: dict[str, str], phone_type: str) -> dict[str, Any]:
+    changes: dict[str, Any] = {"voicemail": form.get("voicemail") == "on"}
+    if form.get("dn"):
+        changes["dn"] = form["dn"]
+    if phone_type != "hot_desk":
+        if form.get("model"):
+            changes["model"] = form["model"]
+    if phone_type == "desk_phone":
+        changes["mac"] = form.get("mac") or None
+    advanced: dict[str, Any] = {}
+    for name in ADVANCED:
+        raw = form.get(name, "")
+        advanced[name] = int(raw) if raw.isdigit() else (raw or None)
+    advanced["language"] = form.get("language") or None
+    changes["advanced"] = advanced
+    if phone_type == "hot_desk":
+        changes["acd_agent"] = form.get("acd_agent") == "on"
+        changes["external_phone"] = ({"number": form.get("external_number", "")}
+                                     if form.get("external_phone") == "on" else None)
+    return changes
+
+
+@router.post(USER + "/mivb/phones/{phone_id}")
+def save_phone(request: Request, account_id: str, user_id: str, phone_id: str, viewer: ViewerDep, form: FormDep):
+    current = mivb.get_phone(viewer.ctx, account_id, user_id, phone_id)
+    changes = _phone_changes(form, current["type"])
+    values = dict(form)
+    try:
+        if changes.get("dn") and changes["dn"] != current["dn"] and form.get("confirm_dn_change") != "on":
+            raise ServiceError(errors=[ErrorItem(
+                "confirm_dn_change", "Changing the DN recreates the phone's voicemail box on the PBX: "
+                "tick the box to confirm.", "confirm_dn_change")])
+        mivb.update_phone(viewer.ctx, account_id, user_id, phone_id, changes, expected_version=_version(form))
+    except ServiceError as exc:
+        return _refused(request, viewer, account_id, user_id, exc, form=f"phone-{phone_id}", values=values,
+                        phone_id=phone_id)
+    flash(request, "Phone %(dn)s saved.", dn=changes.get("dn") or current["dn"])
+    return redirect(_user_url(account_id, user_id, f"phone-{phone_id}"))
+
+
+@router.post(USER + "/mivb/phones/{phone_id}/delete")
+def delete_phone(request: Request, account_id: str, user_id: str, phone_id: str, viewer: ViewerDep, form: FormDep):
+    try:
+        mivb.delete_phone(viewer.ctx, account_id, user_id, phone_id, expected_version=_version(form))
+    except ServiceError as exc:
+        return _refused(request, viewer, account_id, user_id, exc, form=f"phone-{phone_id}", values={},
+                        phone_id=phone_id)
+    flash(request, "Phone removed; its numbers are free again.")
+    return redirect(_user_url(account_id, user_id, "phones"))
+
+
+# ------------------------------------------------------------------ sync
+
+@router.post(USER + "/mivb/sync")
+def retry_now(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    try:
+        sync.push_now(viewer.ctx, account_id, user_id)
+    except ServiceError as exc:
+        return _refused(request, viewer, account_id, user_id, exc, form="sync", values={})
+    flash(request, "Pushing to the PBX again now.")
+    return redirect(_user_url(account_id, user_id, "configuration"))
+
+
+def pin_rules(policy: dict[str, Any]) -> list[str]:
+    """The requirements shown beside the pin field (message ids)."""
+    rules = [N_("Digits only, at most 8.")]
+    if policy["min_length"]:
+        rules.append(N_("At least %(min)s digits."))
+    if policy["forbid_repeated"]:
+        rules.append(N_("Not one digit repeated (1111)."))
+    if policy["forbid_sequences"]:
+        rules.append(N_("Not a straight sequence (1234, 9876)."))
+    if policy["forbid_dn"]:
+        rules.append(N_("Not one of the user's DNs."))
+    return rules
+
