@@ -83,6 +83,7 @@ class LiveServer:
     base_url: str
     session_factory: sessionmaker
     backend: str
+    app: object = None
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -133,7 +134,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         base_url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(base_url, thread)
-            yield LiveServer(base_url=base_url, session_factory=session_factory, backend=BACKEND)
+            yield LiveServer(base_url=base_url, session_factory=session_factory, backend=BACKEND, app=app)
         finally:
             server.should_exit = True
             thread.join(timeout=15)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from switchboard.accounts import service
 from switchboard.mivb import service as mivb
@@ -28,6 +30,8 @@ from switchboard.api_support import (
     SessionDep,
     set_etag,
 )
+
+SyncState = Literal["pending", "syncing", "synced", "failed"]
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -103,9 +107,11 @@ def delete_account(account_id: str, ctx: CtxDep, if_match: IfMatchDep) -> Respon
 
 
 @router.get("/accounts/{account_id}/users", response_model=Page[UserOut], tags=["users"])
-def list_users(account_id: str, ctx: CtxDep, paging: PagingDep) -> Page[UserOut]:
+def list_users(account_id: str, ctx: CtxDep, paging: PagingDep,
+               sync_state: Annotated[SyncState | None, Query(
+                   description="Only users whose MiVB service is in this sync state")] = None) -> Page[UserOut]:
     total, rows = service.list_users(ctx, account_id, search=paging.search, limit=paging.limit,
-                                     offset=paging.offset)
+                                     offset=paging.offset, sync_state=sync_state)
     summaries = mivb.user_summaries(ctx.session, [u.id for u in rows])
     return Page(total=total, items=[user_out(u, summaries.get(u.id)) for u in rows])
 

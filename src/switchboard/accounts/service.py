@@ -31,8 +31,10 @@ from switchboard.errors import (
     PreconditionFailed,
     TooManyRequests,
     Unauthorized,
+    ValidationFailed,
 )
 from switchboard.security import hash_password, verify_password
+from switchboard.sync.models import SYNC_STATES, SyncStatus
 from switchboard.validation import validate
 
 LOCK_AFTER_FAILURES = 5
@@ -306,9 +308,16 @@ def _ensure_email_free(session: Session, email: str, exclude_id: str | None = No
 
 
 def list_users(ctx: ServiceContext, account_id: str, *, search: str | None = None, limit: int = 50,
-               offset: int = 0) -> tuple[int, list[User]]:
+               offset: int = 0, sync_state: str | None = None) -> tuple[int, list[User]]:
+    """The account's users, by name. sync_state keeps those whose MiVB service is in that
+    sync state (users without the service have none, so they never match)."""
     require_account_admin(ctx, account_id)
+    if sync_state is not None and sync_state not in SYNC_STATES:
+        raise ValidationFailed("invalid_choice", "Must be one of: %(expected)s.", field="sync_state",
+                               expected=", ".join(SYNC_STATES))
     query = select(User).where(User.account_id == account_id)
+    if sync_state is not None:
+        query = query.join(SyncStatus, SyncStatus.user_id == User.id).where(SyncStatus.state == sync_state)
     if search:
         term = search.strip().lower()
         full_name = func.lower(User.first_name + " " + User.last_name)

@@ -5,9 +5,11 @@ what the admin typed."""
 from __future__ import annotations
 
 import math
-from typing import Any
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from switchboard import i18n
 from switchboard.accounts import service as accounts
@@ -22,13 +24,16 @@ from switchboard.console.web import (
     redirect,
     render,
 )
-from switchboard.errors import ServiceError
+from switchboard.errors import ErrorItem, ServiceError
+from switchboard.mivb import service as mivb
+from switchboard.sync.models import SYNC_STATES
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
 ACCOUNT_FIELDS = ("name", "country", "province", "city", "address", "postal_code", "default_language")
 USER_FIELDS = ("first_name", "last_name", "email", "role", "password")
+_USER_FIELD = re.compile(r"users\[(\d+)\]")
 
 
 def _page_number(raw: str | None) -> int:
@@ -136,15 +141,85 @@ def delete_account(request: Request, account_id: str, viewer: ViewerDep, form: F
 
 # ------------------------------------------------------------------ users
 
-@router.get("/accounts/{account_id}/users")
-def users_page(request: Request, account_id: str, viewer: ViewerDep, search: str = "", page: str | None = None):
+def _users_list_context(request: Request, viewer: Viewer, account_id: str, *, search: str, page: str | None,
+                        sync_state: str) -> dict[str, Any]:
+    """The users list with its MiVB columns: one query for the rows, one call for the
+    extensions, licences, locations and sync states of all of them (never per row)."""
     account = accounts.get_account(viewer.ctx, account_id)
     number = _page_number(page)
+    state = sync_state if sync_state in SYNC_STATES else ""
     total, rows = accounts.list_users(viewer.ctx, account_id, search=search[:200] or None, limit=PAGE_SIZE,
-                                      offset=(number - 1) * PAGE_SIZE)
+                                      offset=(number - 1) * PAGE_SIZE, sync_state=state or None)
+    return {"account": account, "users": rows, "search": search, "sync_state": state,
+            "summaries": mivb.user_summaries(viewer.ctx.session, [user.id for user in rows]),
+            "categories": mivb.list_categories(viewer.ctx, account_id), "selected": [],
+            **_paging(total, number)}
+
+
+@router.get("/accounts/{account_id}/users")
+def users_page(request: Request, account_id: str, viewer: ViewerDep, search: str = "", page: str | None = None,
+               sync_state: str = ""):
+    context = _users_list_context(request, viewer, account_id, search=search, page=page, sync_state=sync_state)
     template = "accounts/users_table.html" if request.headers.get("hx-request") else "accounts/users_list.html"
-    return render(request, template, {"account": account, "users": rows, "search": search,
-                                      **_paging(total, number)}, account=account)
+    return render(request, template, context, account=context["account"])
+
+
+async def _selected_users(request: Request, form: FormDep) -> list[str]:
+    """The ticked users of the list (FormDep has checked the CSRF token and read the form;
+    a checkbox list needs every value of the field)."""
+    return [str(value) for value in (await request.form()).getlist("user_ids")][:PAGE_SIZE * 4]
+
+
+@router.post("/accounts/{account_id}/users/assign-mivb")
+def assign_mivb(request: Request, account_id: str, viewer: ViewerDep, form: FormDep,
+                user_ids: Annotated[list[str], Depends(_selected_users)]):
+    """Bulk action of the users list: MiVoice Business with one category for the ticked
+    users, all or nothing."""
+    listing = {"search": form.get("search", ""), "page": form.get("page") or None,
+               "sync_state": form.get("sync_state", "")}
+    category = form.get("service_category", "")
+    try:
+        changed = mivb.assign_many(viewer.ctx, account_id, user_ids, {"service_category": category})
+    except ServiceError as exc:
+        viewer.ctx.session.rollback()
+        if exc.status in (401, 403):
+            raise
+        context = _users_list_context(request, viewer, account_id, **listing)
+        gettext = i18n.gettext_for(language(request, context["account"]))
+        context.update(errors=_assign_errors(viewer, account_id, exc, dict.fromkeys(user_ids), gettext),
+                       values={"service_category": category}, selected=user_ids)
+        return render(request, "accounts/users_list.html", context, status_code=exc.status,
+                      account=context["account"])
+    if changed == 0:
+        message = "These users already had this service category: nothing changed."
+    elif changed == 1:
+        message = "MiVoice Business assigned to 1 user."
+    else:
+        message = "MiVoice Business assigned to %(count)s users."
+    flash(request, message, count=changed)
+    query = urlencode({key: value for key, value in listing.items() if value})
+    return redirect(f"/accounts/{account_id}/users" + (f"?{query}" if query else ""))
+
+
+def _assign_errors(viewer: Viewer, account_id: str, exc: ServiceError, user_ids: dict[str, None],
+                   gettext) -> FormErrors:
+    """The service names a refused user by position (users[i]); the page names them by
+    name, links to their row, and shows the message in it."""
+    ids = list(user_ids)
+    items: list[ErrorItem] = []
+    for item in exc.errors:
+        match = _USER_FIELD.fullmatch(item.field or "")
+        if match and int(match.group(1)) < len(ids):
+            user_id = ids[int(match.group(1))]
+            try:
+                name = accounts.get_user(viewer.ctx, account_id, user_id).full_name
+            except ServiceError:
+                name = user_id
+            items.append(ErrorItem(item.code, "%(user)s: %(message)s", f"user-{user_id}",
+                                   {"user": name, "message": item.render(gettext)}))
+        else:
+            items.append(item)
+    return FormErrors.from_items(items, gettext)
 
 
 @router.get("/accounts/{account_id}/users/new")
@@ -238,12 +313,3 @@ def delete_user(request: Request, account_id: str, user_id: str, viewer: ViewerD
     flash(request, "User %(name)s deleted.", name=name)
     return redirect(f"/accounts/{account_id}/users")
 
-
-# ------------------------------------------------------------------ system settings
-
-@router.get("/accounts/{account_id}/settings/mivb")
-def mivb_settings_page(request: Request, account_id: str, viewer: ViewerDep):
-    account = accounts.require_account_admin(viewer.ctx, account_id)
-    missing = ["connection", "dn_ranges", "did_ranges", "service_categories"]
-    return render(request, "accounts/mivb_settings.html", {"account": account, "missing": missing},
-                  account=account)

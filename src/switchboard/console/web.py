@@ -37,7 +37,16 @@ def make_templates() -> Environment:
     env.install_null_translations(newstyle=True)
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
     env.filters["zip_self"] = lambda items: [(str(item), str(item)) for item in items]  # option value = text
+    env.globals["field_id"] = field_dom_id
     return env
+
+
+def field_dom_id(form_id: str, field: str) -> str:
+    """The id of a form's input: error lists link to it ("programming.user_pin" in the
+    form "programming" is field-programming-user_pin)."""
+    if field.startswith(form_id + "."):
+        field = field[len(form_id) + 1:]
+    return f"field-{form_id}-{field.replace('.', '-')}"
 
 
 class LoginRequired(Exception):

@@ -64,7 +64,7 @@ def _page_context(request: Request, viewer: Viewer, account_id: str) -> dict[str
     catalog, catalog_error = None, None
     if connection is not None:
         try:
-            catalog = pbx.get_catalog(ctx, account_id)
+            catalog = pbx.get_catalog(ctx, account_id, allow_stale=True)  # never waits for the PBX
         except ServiceError as exc:
             ctx.session.rollback()
             catalog_error = exc.errors[0].render(gettext)
@@ -94,7 +94,7 @@ def _page_context(request: Request, viewer: Viewer, account_id: str) -> dict[str
     return {
         "account": account, "base": _base(account_id), "can_edit": viewer.user.role == "partner_admin",
         "missing": missing, "connection": connection, "catalog": catalog, "catalog_error": catalog_error,
-        "templates": templates, "dn_ranges": dn_ranges, "dn_total": dn_total, "did_ranges": did_ranges,
+        "templates": templates, "template_options": [(name, name) for name in templates], "dn_ranges": dn_ranges, "dn_total": dn_total, "did_ranges": did_ranges,
         "did_total": did_total, "categories": categories, "licences": licences, "policy_version": policy_version,
         "phone_types": PHONE_TYPES, "form_values": values, "refused_section": None, "open_form": None,
     }

@@ -16,7 +16,7 @@ from switchboard import i18n
 from switchboard.i18n import N_
 from switchboard.accounts import service as accounts
 from switchboard.audit import service as audit
-from switchboard.console.web import FormDep, FormErrors, Viewer, ViewerDep, flash, language, redirect, render
+from switchboard.console.web import FormDep, field_dom_id, FormErrors, Viewer, ViewerDep, flash, language, redirect, render
 from switchboard.errors import ErrorItem, ServiceError
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
@@ -68,7 +68,7 @@ def _programming_target(field: str | None) -> str:
 def _form_errors_listed(errors: FormErrors, form: str | None) -> list[dict[str, Any]]:
     listed = []
     for field, message in errors.all:
-        target = f"field-{form}-{field.replace('.', '-')}" if field and form else "configuration"
+        target = field_dom_id(form, field) if field and form else "configuration"
         listed.append({"target": target, "where": "", "message": message, "code": None, "from_pbx": False})
     return listed
 
