@@ -1,0 +1,103 @@
+"""The user page's MiVB parts through the test client: forms, CSRF, and a number of
+database queries that does not grow with the phones shown."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from tests.console.helpers import csrf_from, post_form, sign_in
+from tests.mivb.conftest import Mivb, mivb_account  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def count_queries(db_connection):
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db_connection, "before_cursor_execute", before)
+    yield statements
+    event.remove(db_connection, "before_cursor_execute", before)
+
+
+def _page(m: Mivb, user_id: str) -> str:
+    return f"/accounts/{m.account_id}/users/{user_id}"
+
+
+def test_user_page_queries_do_not_grow_with_phones(client, mivb_account, tenant_a, count_queries):
+    m = mivb_account
+    few, many = m.new_user("Entry"), m.new_user("Entry")
+    for _ in range(6):
+        client.post(m.user_url(many, "/mivb/phones"), headers=m.admin, json={"type": "hot_desk"})
+    sign_in(client, tenant_a.account_admin.email)
+    client.get(_page(m, few))  # warm caches (catalogue) so both measures are alike
+    counts = []
+    for user_id in (few, many):
+        count_queries.clear()
+        assert client.get(_page(m, user_id)).status_code == 200
+        counts.append(len(count_queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_add_product_choose_category_and_phones_without_javascript(client, mivb_account, tenant_a, sim_api):
+    m = mivb_account
+    user_id = m.new_user()
+    sign_in(client, tenant_a.account_admin.email)
+    page = _page(m, user_id)
+    added = post_form(client, page, f"{page}/products/mivb/add", {})
+    assert added.status_code == 303 and "dialog=add-product" in added.headers["location"]
+    html = client.get(added.headers["location"]).text
+    assert "Added" in html and "MiVoice Business (no service assigned)" in html and "Complete setup" in html
+    chooser = client.get(f"{page}?dialog=category").text
+    assert "Choose a service category" in chooser and "3 licences left" in chooser
+    applied = post_form(client, page, f"{page}/mivb/service", {"service_category": m.categories["Telephony"]})
+    assert applied.status_code == 303
+    html = client.get(page).text
+    assert "MiVoice Business — Telephony" in html and "Upgrade service" in html
+
+    refused = post_form(client, page, f"{page}/mivb/phones", {"type": "hot_desk", "external_phone": "on",
+                                                              "external_number": "0612"})
+    assert refused.status_code == 422
+    assert 'value="0612"' in refused.text and "Select a phone" in refused.text  # the dialog stays open, input kept
+    sip = post_form(client, page, f"{page}/mivb/phones", {"type": "generic_sip"})
+    assert sip.status_code == 200 and "SIP credentials of the new phone" in sip.text
+    password = sip.text.split('id="sip-password">')[1].split("<")[0]
+    assert password and password not in client.get(page).text  # shown once only
+
+
+def test_forged_posts_are_refused(client, mivb_account, tenant_a):
+    m = mivb_account
+    user_id = m.new_user("Entry")
+    sign_in(client, tenant_a.account_admin.email)
+    page = _page(m, user_id)
+    for action in ("/mivb/programming", "/mivb/phones", "/mivb/sync", "/products/mivb/remove"):
+        response = client.post(page + action, data={"type": "desk_phone", "csrf_token": "forged"})
+        assert response.status_code == 403, action
+    assert client.get(m.user_url(user_id, "/mivb"), headers=m.admin).json()["phones"][0]["type"] == "generic_sip"
+    assert csrf_from(client.get(page).text)
+
+
+def test_plain_user_sees_own_configuration_read_only(client, mivb_account, tenant_a):
+    m = mivb_account
+    m.configure(tenant_a.user.id, "Telephony")
+    sign_in(client, tenant_a.user.email)
+    html = client.get(_page(m, tenant_a.user.id)).text
+    assert "User configuration" in html and "Desk phone" in html
+    assert "+ Add phone" not in html and "Auto-generate" not in html and "Change history" not in html
+    response = client.post(_page(m, tenant_a.user.id) + "/mivb/phones",
+                           data={"type": "desk_phone", "csrf_token": csrf_from(html)})
+    assert response.status_code == 403
+
+
+def test_french_user_page(client, mivb_account, tenant_a, session):
+    from switchboard.accounts.models import Account
+
+    m = mivb_account
+    user_id = m.new_user("Entry")
+    session.get(Account, m.account_id).default_language = "fr"
+    session.commit()
+    sign_in(client, tenant_a.account_admin.email)
+    html = client.get(_page(m, user_id)).text
+    assert "Produits et licences" in html and "Programmation de service" in html and "Téléphones" in html
