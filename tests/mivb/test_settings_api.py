@@ -114,3 +114,10 @@ def test_addon_licences(client, mivb_account):
     assert client.get(m.url("/mivb/licences"), headers=m.admin).json() == {
         "ehdu": 2, "acd_agent": 2, "ehdu_used": 0, "acd_agent_used": 0}
     assert client.put(m.url("/mivb/licences"), headers=m.admin, json={"ehdu": 9, "acd_agent": 9}).status_code == 403
+
+
+def test_deleting_a_configured_account_removes_everything(client, mivb_account):
+    m = mivb_account
+    m.new_user("Premium")
+    assert client.delete(m.url(""), headers=m.partner).status_code == 204
+    assert client.get(m.url(""), headers=m.partner).status_code == 404
