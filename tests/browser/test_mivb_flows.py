@@ -167,12 +167,7 @@ def test_the_whole_setup_flow_ends_synced(page: Page, setup: Setup, sim_api, scr
 
 
 def test_a_pbx_refusal_is_shown_everywhere_and_fixed(page: Page, setup: Setup, live_server, sim_api, screenshot):
-    with live_server.session_factory() as session:
-        ctx = ServiceContext(session=session, actor=actor_for(session.merge(_admin(session, setup))),
-                             runtime=live_server.app.state.runtime)
-        mivb.add_product(ctx, setup.account_id, setup.user_id, {"product": "mivb"})
-        config = mivb.choose_category(ctx, setup.account_id, setup.user_id,
-                                      {"service_category": _category(ctx, setup, "Telephony")})
+    config = configure(live_server, setup, "Telephony")
     desk = config["phones"][0]
     sim_api.post("/_sim/faults", json={"reject": {"dn": desk["dn"]}}).raise_for_status()
     sign_in(page, setup.admin_email)
@@ -204,11 +199,7 @@ def test_a_pbx_refusal_is_shown_everywhere_and_fixed(page: Page, setup: Setup, l
 
 
 def test_refused_programming_keeps_input_and_points_at_the_field(page: Page, setup: Setup, live_server):
-    with live_server.session_factory() as session:
-        ctx = ServiceContext(session=session, actor=actor_for(session.merge(_admin(session, setup))),
-                             runtime=live_server.app.state.runtime)
-        mivb.add_product(ctx, setup.account_id, setup.user_id, {"product": "mivb"})
-        mivb.choose_category(ctx, setup.account_id, setup.user_id, {"service_category": _category(ctx, setup, "Entry")})
+    configure(live_server, setup, "Entry")
     sign_in(page, setup.admin_email)
     open_user(page, setup)
     page.get_by_label("User pin", exact=True).click()
@@ -225,12 +216,7 @@ def test_refused_programming_keeps_input_and_points_at_the_field(page: Page, set
 
 
 def test_a_dn_change_asks_for_confirmation(page: Page, setup: Setup, live_server, sim_api):
-    with live_server.session_factory() as session:
-        ctx = ServiceContext(session=session, actor=actor_for(session.merge(_admin(session, setup))),
-                             runtime=live_server.app.state.runtime)
-        mivb.add_product(ctx, setup.account_id, setup.user_id, {"product": "mivb"})
-        config = mivb.choose_category(ctx, setup.account_id, setup.user_id,
-                                      {"service_category": _category(ctx, setup, "Telephony")})
+    config = configure(live_server, setup, "Telephony")
     desk = config["phones"][0]
     sign_in(page, setup.admin_email)
     open_user(page, setup)
@@ -248,6 +234,16 @@ def test_a_dn_change_asks_for_confirmation(page: Page, setup: Setup, live_server
     wait_synced(page)
     on_pbx = {u["user_key"]: u for u in sim_api.get("/_sim/state").json()["users"]}[setup.user_id]
     assert on_pbx["phones"][0]["dn"] == "3090" and on_pbx["phones"][0]["voicemail_box"]["dn"] == "3090"
+
+
+def configure(live_server, setup: Setup, category: str) -> dict:
+    """The product and a category for the setup's user, through the service layer."""
+    with live_server.session_factory() as session:
+        ctx = ServiceContext(session=session, actor=actor_for(_admin(session, setup)),
+                             runtime=live_server.app.state.runtime)
+        mivb.add_product(ctx, setup.account_id, setup.user_id, {"product": "mivb"})
+        return mivb.choose_category(ctx, setup.account_id, setup.user_id,
+                                    {"service_category": _category(ctx, setup, category)})
 
 
 def _admin(session, setup: Setup):
