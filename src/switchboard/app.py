@@ -25,6 +25,7 @@ from switchboard.console.web import CsrfFailed, LoginRequired, login_redirect, m
 from switchboard.db import make_engine, make_session_factory
 from switchboard.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError
 from switchboard.mivb import api as mivb_api
+from switchboard.mivb import settings_views as mivb_settings_views
 from switchboard.mivb import views as mivb_views
 from switchboard.numbering import api as numbering_api
 from switchboard.pbx import api as pbx_api
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.include_router(console_views.router)
     # Before the accounts pages: its user page (with the MiVB parts) replaces theirs.
     app.include_router(mivb_views.router)
+    app.include_router(mivb_settings_views.router)
     app.include_router(accounts_views.router)
     app.mount("/static", StaticFiles(packages=[("switchboard.console", "static")]), name="static")
 

@@ -181,9 +181,9 @@ def assign_mivb(request: Request, account_id: str, viewer: ViewerDep, form: Form
     try:
         changed = mivb.assign_many(viewer.ctx, account_id, user_ids, {"service_category": category})
     except ServiceError as exc:
-        viewer.ctx.session.rollback()
-        if exc.status in (401, 403):
+        if exc.status in (401, 403, 404):
             raise
+        viewer.ctx.session.rollback()
         context = _users_list_context(request, viewer, account_id, **listing)
         gettext = i18n.gettext_for(language(request, context["account"]))
         context.update(errors=_assign_errors(viewer, account_id, exc, dict.fromkeys(user_ids), gettext),
@@ -215,8 +215,8 @@ def _assign_errors(viewer: Viewer, account_id: str, exc: ServiceError, user_ids:
                 name = accounts.get_user(viewer.ctx, account_id, user_id).full_name
             except ServiceError:
                 name = user_id
-            items.append(ErrorItem(item.code, "%(user)s: %(message)s", f"user-{user_id}",
-                                   {"user": name, "message": item.render(gettext)}))
+            items.append(ErrorItem(item.code, "%(user)s: %(problem)s", f"user-{user_id}",
+                                   {"user": name, "problem": item.render(gettext)}))
         else:
             items.append(item)
     return FormErrors.from_items(items, gettext)

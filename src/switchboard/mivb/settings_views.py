@@ -20,7 +20,16 @@ from fastapi import APIRouter, Request
 
 from switchboard import i18n
 from switchboard.accounts import service as accounts
-from switchboard.console.web import FormDep, FormErrors, Viewer, ViewerDep, flash, language, redirect, render
+from switchboard.console.web import (
+    FormDep,
+    FormErrors,
+    Viewer,
+    ViewerDep,
+    flash,
+    language,
+    redirect,
+    render,
+)
 from switchboard.errors import ErrorItem, ServiceError
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
@@ -132,10 +141,11 @@ def _refused(request: Request, viewer: Viewer, account_id: str, exc: ServiceErro
              form_key: str, values: dict[str, Any], default_field: str | None = None):
     """The page again, with the refused form's errors (fields prefixed by its key) at the
     top and bottom of its section and beside its fields, and the admin's input kept.
-    Not allowed (an account admin's forged POST) is the error page, 403."""
+    Not allowed (an account admin's forged POST) is the error page, 403; not found (another
+    tenant's account, a range deleted meanwhile) the error page, 404."""
+    if exc.status in (401, 403, 404):
+        raise exc  # the error page (the session is closed without this request's writes)
     viewer.ctx.session.rollback()
-    if exc.status in (401, 403):
-        raise exc
     context = _page_context(request, viewer, account_id)
     gettext = i18n.gettext_for(language(request, context["account"]))
     items = []
@@ -171,9 +181,9 @@ def test_connection(request: Request, account_id: str, viewer: ViewerDep, form: 
     try:
         result = pbx.test_connection(viewer.ctx, account_id)
     except ServiceError as exc:
-        viewer.ctx.session.rollback()
         if exc.status in (401, 403, 404):
             raise
+        viewer.ctx.session.rollback()
         gettext = i18n.gettext_for(language(request, account))
         result = {"ok": False, "detail": exc.errors[0].render(gettext), "pbx": None}
     if request.headers.get("hx-request"):

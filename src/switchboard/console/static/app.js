@@ -89,3 +89,9 @@
     }
   });
 })();
+// "Select all" boxes tick every box of the same name.
+document.addEventListener("change", function (event) {
+  var name = event.target.getAttribute && event.target.getAttribute("data-select-all");
+  if (!name) return;
+  document.querySelectorAll("input[name=" + name + "]").forEach(function (box) { box.checked = event.target.checked; });
+});
