@@ -73,10 +73,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.include_router(pbx_api.router)
     app.include_router(mivb_api.router)
     app.include_router(console_views.router)
-    # Before the accounts pages: its user page (with the MiVB parts) replaces theirs.
+    app.include_router(accounts_views.router)
     app.include_router(mivb_views.router)
     app.include_router(mivb_settings_views.router)
-    app.include_router(accounts_views.router)
     app.mount("/static", StaticFiles(packages=[("switchboard.console", "static")]), name="static")
 
     _install_error_handlers(app)

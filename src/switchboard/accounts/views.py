@@ -243,13 +243,6 @@ def create_user(request: Request, account_id: str, viewer: ViewerDep, form: Form
     return redirect(f"/accounts/{account_id}/users/{user.id}")
 
 
-@router.get("/accounts/{account_id}/users/{user_id}")
-def user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
-    account = accounts.get_account(viewer.ctx, account_id)
-    user = accounts.get_user(viewer.ctx, account_id, user_id)
-    return render(request, "accounts/user_detail.html", {"account": account, "user": user}, account=account)
-
-
 @router.get("/accounts/{account_id}/users/{user_id}/edit")
 def edit_user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
     account = accounts.require_account_admin(viewer.ctx, account_id)
