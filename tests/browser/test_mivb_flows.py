@@ -46,6 +46,7 @@ class Setup:
     admin_email: str
     user_id: str
     user_name: str
+    partner_email: str
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def setup(live_server, sim, sim_api, worker) -> Setup:
         mivb.set_addon_licences(ctx, account.id, {"ehdu": 3, "acd_agent": 3})
         for name, template, licences in (("Entry", "Entry User", 10), ("Telephony", "Telephony User", 10)):
             mivb.create_category(ctx, account.id, {"name": name, "template": template, "licences": licences})
-        return Setup(account.id, admin.email, user.id, user.full_name)
+        return Setup(account.id, admin.email, user.id, user.full_name, partner_admin.email)
 
 
 def sign_in(page: Page, email: str) -> None:
@@ -246,6 +247,21 @@ def configure(live_server, setup: Setup, category: str) -> dict:
                                     {"service_category": _category(ctx, setup, category)})
 
 
+def wait_until_synced(live_server, user_id: str, timeout: float = 20) -> None:
+    import time
+
+    from switchboard.sync.models import SyncStatus
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with live_server.session_factory() as session:
+            status = session.get(SyncStatus, user_id)
+            if status is not None and status.state == "synced":
+                return
+        time.sleep(0.2)
+    raise AssertionError("the worker did not sync the user in time")
+
+
 def _admin(session, setup: Setup):
     from sqlalchemy import select
 
@@ -256,3 +272,63 @@ def _admin(session, setup: Setup):
 
 def _category(ctx, setup: Setup, name: str) -> str:
     return next(c["id"] for c in mivb.list_categories(ctx, setup.account_id) if c["name"] == name)
+
+
+def test_settings_page_as_partner_admin(page: Page, setup: Setup, live_server, sim_api, screenshot):
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(setup.partner_email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/accounts/{setup.account_id}/settings/mivb")
+    expect(page.get_by_role("heading", name="System Settings › MiVoice Business")).to_be_visible()
+
+    # "Test connection" answers in place (htmx), then again with the PBX down
+    url_before = page.url
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#connection-test")).to_contain_text("MiVB-SIM")
+    assert page.url == url_before
+    sim_api.post("/_sim/faults", json={"down": True}).raise_for_status()
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#connection-test")).to_contain_text("unavailable")
+    sim_api.delete("/_sim/faults").raise_for_status()
+
+    # a DN range refused beside its field, input kept, then accepted with its usage bar
+    dn_form = page.locator("form", has=page.get_by_role("heading", name="Add a DN range"))
+    dn_form.get_by_label("Start").fill("4000")
+    dn_form.get_by_label("End").fill("40999")
+    dn_form.get_by_role("button", name="Add range").click()
+    dn_form = page.locator("form", has=page.get_by_role("heading", name="Add a DN range"))
+    expect(dn_form.get_by_label("End")).to_have_value("40999")
+    expect(dn_form).to_contain_text("same number of digits")
+    dn_form.get_by_label("End").fill("4099")
+    dn_form.get_by_role("button", name="Add range").click()
+    expect(page.locator("#dn-ranges")).to_contain_text("4099")
+    screenshot(page, "20-mivb-settings")
+
+
+def test_users_list_filters_and_assigns_in_bulk(page: Page, setup: Setup, live_server, screenshot):
+    with live_server.session_factory() as session:
+        from switchboard.accounts.models import Account
+
+        account = session.get(Account, setup.account_id)
+        others = [make_user(session, account, first_name="Bulk", last_name=f"User{i}", password=None) for i in range(2)]
+        names = [u.full_name for u in others]
+        rows = [f"{u.last_name}, {u.first_name}" for u in others]
+    configure(live_server, setup, "Entry")
+    wait_until_synced(live_server, setup.user_id)
+    sign_in(page, setup.admin_email)
+    last_name = setup.user_name.split()[-1]
+    expect(page.locator("#users-table")).to_contain_text(last_name)
+    page.get_by_label("Sync state").select_option("synced")
+    expect(page.locator("#users-table")).not_to_contain_text("Bulk")
+    expect(page.locator("#users-table")).to_contain_text(last_name)
+    page.get_by_label("Sync state").select_option("")
+    expect(page.locator("#users-table")).to_contain_text("Bulk")
+    for name in names:
+        page.get_by_label(f"Select {name}").check()
+    page.get_by_label("Ticked users:").select_option(label="Telephony (10 licences left)")
+    page.get_by_role("button", name="Assign MiVoice Business").click()
+    table = page.locator("#users-table")
+    for row_name in rows:
+        expect(table.locator("tr", has_text=row_name)).to_contain_text("MiVoice Business Service: Telephony")
+    screenshot(page, "21-users-list-bulk-assigned")
