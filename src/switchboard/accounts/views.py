@@ -20,6 +20,7 @@ from switchboard.console.web import (
     Viewer,
     ViewerDep,
     flash,
+    form_version,
     language,
     redirect,
     render,
@@ -38,11 +39,6 @@ _USER_FIELD = re.compile(r"users\[(\d+)\]")
 
 def _page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
-
-
-def _version(form: dict[str, str]) -> int | None:
-    raw = form.get("version", "")
-    return int(raw) if raw.isdigit() else -1 if raw else None
 
 
 def _pick(form: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
@@ -111,7 +107,7 @@ def edit_account_page(request: Request, account_id: str, viewer: ViewerDep):
 def update_account(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
     values = _pick(form, ACCOUNT_FIELDS)
     try:
-        account = accounts.update_account(viewer.ctx, account_id, values, expected_version=_version(form))
+        account = accounts.update_account(viewer.ctx, account_id, values, expected_version=form_version(form))
     except ServiceError as exc:
         account = accounts.get_account(viewer.ctx, account_id)
         return _refused(request, viewer, "accounts/account_form.html", exc,
@@ -134,7 +130,7 @@ def delete_account_page(request: Request, account_id: str, viewer: ViewerDep):
 def delete_account(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
     account = accounts.get_account(viewer.ctx, account_id)
     name = account.name
-    accounts.delete_account(viewer.ctx, account_id, expected_version=_version(form))
+    accounts.delete_account(viewer.ctx, account_id, expected_version=form_version(form))
     flash(request, "Account %(name)s deleted.", name=name)
     return redirect("/accounts")
 
@@ -259,7 +255,7 @@ def update_user(request: Request, account_id: str, user_id: str, viewer: ViewerD
     if not values.get("password"):
         values.pop("password", None)  # blank means "keep the current password"
     try:
-        user = accounts.update_user(viewer.ctx, account_id, user_id, values, expected_version=_version(form))
+        user = accounts.update_user(viewer.ctx, account_id, user_id, values, expected_version=form_version(form))
     except ServiceError as exc:
         user = accounts.get_user(viewer.ctx, account_id, user_id)
         values.pop("password", None)
@@ -272,7 +268,7 @@ def update_user(request: Request, account_id: str, user_id: str, viewer: ViewerD
 @router.post("/accounts/{account_id}/users/{user_id}/toggle-admin")
 def toggle_admin(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
     try:
-        user = accounts.toggle_admin(viewer.ctx, account_id, user_id, expected_version=_version(form))
+        user = accounts.toggle_admin(viewer.ctx, account_id, user_id, expected_version=form_version(form))
     except ServiceError as exc:
         viewer.ctx.session.rollback()
         flash(request, exc.errors[0].message, **exc.errors[0].params)
@@ -298,7 +294,7 @@ def delete_user(request: Request, account_id: str, user_id: str, viewer: ViewerD
     user = accounts.get_user(viewer.ctx, account_id, user_id)
     name = user.full_name
     try:
-        accounts.delete_user(viewer.ctx, account_id, user_id, expected_version=_version(form))
+        accounts.delete_user(viewer.ctx, account_id, user_id, expected_version=form_version(form))
     except ServiceError as exc:
         viewer.ctx.session.rollback()
         flash(request, exc.errors[0].message, **exc.errors[0].params)

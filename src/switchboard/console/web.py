@@ -110,6 +110,13 @@ async def form_data(request: Request) -> dict[str, str]:
 FormDep = Annotated[dict[str, str], Depends(form_data)]
 
 
+def form_version(form: dict[str, str]) -> int | None:
+    """The version an edit form was loaded at (its hidden "version" field): the service
+    refuses the save if the object changed since. Garbage never matches a version."""
+    raw = form.get("version", "")
+    return int(raw) if raw.isdigit() else -1 if raw else None
+
+
 def language(request: Request, account: Account | None = None) -> str:
     """The person's explicit choice, else the account's default language, else the
     browser's, else English."""

@@ -26,6 +26,7 @@ from switchboard.console.web import (
     Viewer,
     ViewerDep,
     flash,
+    form_version,
     language,
     redirect,
     render,
@@ -46,11 +47,6 @@ _FIELD_HEAD = re.compile(r"[\[.]")
 
 def _base(account_id: str) -> str:
     return PAGE.format(account_id=account_id)
-
-
-def _version(form: dict[str, str]) -> int | None:
-    raw = form.get("version", "")
-    return int(raw) if raw.isdigit() else -1 if raw else None
 
 
 def _picked_types(form: dict[str, str]) -> list[str]:
@@ -166,7 +162,7 @@ def _refused(request: Request, viewer: Viewer, account_id: str, exc: ServiceErro
 def save_connection(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
     values = {name: form.get(name, "") for name in ("url", "username", "password")}
     try:
-        pbx.set_connection(viewer.ctx, account_id, values, expected_version=_version(form))
+        pbx.set_connection(viewer.ctx, account_id, values, expected_version=form_version(form))
     except ServiceError as exc:
         values.pop("password")  # never sent back to the browser
         return _refused(request, viewer, account_id, exc, section="connection", form_key="connection", values=values)
@@ -223,7 +219,7 @@ def add_dn_range(request: Request, account_id: str, viewer: ViewerDep, form: For
 @router.post(PAGE + "/dn-ranges/{range_id}/delete")
 def delete_dn_range(request: Request, account_id: str, range_id: str, viewer: ViewerDep, form: FormDep):
     try:
-        numbering.delete_dn_range(viewer.ctx, account_id, range_id, expected_version=_version(form))
+        numbering.delete_dn_range(viewer.ctx, account_id, range_id, expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, exc, section="dn-ranges", form_key=f"dn-{range_id}",
                         values={}, default_field="delete")
@@ -244,7 +240,7 @@ def add_did_range(request: Request, account_id: str, viewer: ViewerDep, form: Fo
 @router.post(PAGE + "/did-ranges/{range_id}/delete")
 def delete_did_range(request: Request, account_id: str, range_id: str, viewer: ViewerDep, form: FormDep):
     try:
-        numbering.delete_did_range(viewer.ctx, account_id, range_id, expected_version=_version(form))
+        numbering.delete_did_range(viewer.ctx, account_id, range_id, expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, exc, section="did-ranges", form_key=f"did-{range_id}",
                         values={}, default_field="delete")
@@ -277,7 +273,7 @@ def update_category(request: Request, account_id: str, category_id: str, viewer:
     try:
         category = mivb.update_category(viewer.ctx, account_id, category_id, {
             **values, "allowed_phone_types": _allowed(values["allowed_phone_types"])},
-            expected_version=_version(form))
+            expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, exc, section="categories", form_key=f"category-{category_id}",
                         values=values, default_field="save")
@@ -287,7 +283,7 @@ def update_category(request: Request, account_id: str, category_id: str, viewer:
 @router.post(PAGE + "/categories/{category_id}/delete")
 def delete_category(request: Request, account_id: str, category_id: str, viewer: ViewerDep, form: FormDep):
     try:
-        mivb.delete_category(viewer.ctx, account_id, category_id, expected_version=_version(form))
+        mivb.delete_category(viewer.ctx, account_id, category_id, expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, exc, section="categories", form_key=f"category-{category_id}",
                         values={}, default_field="delete")
@@ -312,7 +308,7 @@ def save_pin_policy(request: Request, account_id: str, viewer: ViewerDep, form: 
     values: dict[str, Any] = {"min_length": form.get("min_length", "")}
     values.update({name: bool(form.get(name)) for name in ("forbid_repeated", "forbid_sequences", "forbid_dn")})
     try:
-        mivb.set_pin_policy(viewer.ctx, account_id, values, expected_version=_version(form))
+        mivb.set_pin_policy(viewer.ctx, account_id, values, expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, exc, section="pin-policy", form_key="pin", values=values,
                         default_field="save")

@@ -13,11 +13,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from switchboard import i18n
-from switchboard.i18n import N_
 from switchboard.accounts import service as accounts
 from switchboard.audit import service as audit
-from switchboard.console.web import FormDep, field_dom_id, FormErrors, Viewer, ViewerDep, flash, language, redirect, render
+from switchboard.console.web import (
+    FormDep,
+    FormErrors,
+    Viewer,
+    ViewerDep,
+    field_dom_id,
+    flash,
+    form_version,
+    language,
+    redirect,
+    render,
+)
 from switchboard.errors import ErrorItem, ServiceError
+from switchboard.i18n import N_
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx
@@ -197,7 +208,7 @@ def programming(request: Request, account_id: str, user_id: str, viewer: ViewerD
         changes["user_pin"] = values["user_pin"]
     try:
         mivb.update_config(viewer.ctx, account_id, user_id, {"programming": changes},
-                           expected_version=_version(form))
+                           expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, user_id, exc, form="programming",
                         values={**values, "pin_edited": form.get("pin_edited")})
@@ -213,11 +224,6 @@ def generate_pin(request: Request, account_id: str, user_id: str, viewer: Viewer
         return _refused(request, viewer, account_id, user_id, exc, form="programming", values={})
     # Shown once, on this page only: never through a redirect or the session cookie.
     return _page(request, viewer, account_id, user_id, generated_pin=pin)
-
-
-def _version(form: dict[str, str]) -> int | None:
-    raw = form.get("version", "")
-    return int(raw) if raw.isdigit() else None
 
 
 # ------------------------------------------------------------------ phones
@@ -280,7 +286,7 @@ def save_phone(request: Request, account_id: str, user_id: str, phone_id: str, v
             raise ServiceError(errors=[ErrorItem(
                 "confirm_dn_change", "Changing the DN recreates the phone's voicemail box on the PBX: "
                 "tick the box to confirm.", "confirm_dn_change")])
-        mivb.update_phone(viewer.ctx, account_id, user_id, phone_id, changes, expected_version=_version(form))
+        mivb.update_phone(viewer.ctx, account_id, user_id, phone_id, changes, expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, user_id, exc, form=f"phone-{phone_id}", values=values,
                         phone_id=phone_id)
@@ -291,7 +297,7 @@ def save_phone(request: Request, account_id: str, user_id: str, phone_id: str, v
 @router.post(USER + "/mivb/phones/{phone_id}/delete")
 def delete_phone(request: Request, account_id: str, user_id: str, phone_id: str, viewer: ViewerDep, form: FormDep):
     try:
-        mivb.delete_phone(viewer.ctx, account_id, user_id, phone_id, expected_version=_version(form))
+        mivb.delete_phone(viewer.ctx, account_id, user_id, phone_id, expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, user_id, exc, form=f"phone-{phone_id}", values={},
                         phone_id=phone_id)
