@@ -21,6 +21,9 @@ from switchboard.testing.databases import temporary_database
 
 from tests.factories import Tenant, make_tenant
 
+# The MiVB fixtures (an account connected to the simulator) serve several test folders.
+pytest_plugins = ["tests.mivb_fixtures"]
+
 BACKEND = os.environ.get("SWITCHBOARD_TEST_DB", "sqlite")
 SIM_AUTH = ("gateway", "gateway-secret")
 

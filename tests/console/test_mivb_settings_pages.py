@@ -8,16 +8,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 
 from switchboard.db import utcnow
 from switchboard.pbx.models import MivbCatalog
 from tests.conftest import SIM_AUTH
 from tests.console.helpers import csrf_from, post_form, sign_in
-from tests.mivb import conftest as mivb_fixtures
-from tests.mivb.conftest import Mivb
+from tests.mivb_fixtures import Mivb
 
-mivb_account = mivb_fixtures.mivb_account  # the fixture: an account connected to the simulator
 
 SETTINGS_PATH = "/accounts/{account_id}/settings/mivb"
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.console.helpers import csrf_from, post_form, sign_in
-from tests.mivb.conftest import Mivb, mivb_account  # noqa: F401  (fixture)
+from tests.mivb_fixtures import Mivb
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from sqlalchemy import event, select
 
 from switchboard.sync.models import SyncStatus
 from tests.console.helpers import csrf_from, post_form, sign_in
-from tests.mivb import conftest as mivb_fixtures
 
-mivb_account = mivb_fixtures.mivb_account  # the fixture: an account connected to the simulator
 
 
 def _users(account_id: str) -> str:

@@ -11,7 +11,7 @@ from typing import Callable
 import pytest
 from sqlalchemy import func, select
 
-from switchboard.context import Actor, ServiceContext
+from switchboard.context import ServiceContext
 from switchboard.db import make_engine, make_session_factory
 from switchboard.migrations import upgrade
 from switchboard.mivb import service as mivb

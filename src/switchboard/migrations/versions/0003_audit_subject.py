@@ -6,7 +6,6 @@ Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
 
 
 revision = '0003'
