@@ -309,3 +309,13 @@ def test_catching_up_reads_used_numbers_in_batches_only_above_the_hint(session, 
     with StatementCounter(engine) as counter:
         assert take_dn(session, account, phone_holder) == "15001"
     assert len([s for s in counter.statements if "mivb_phones.dn >=" in s]) == 1
+
+
+def test_next_free_dns_span_the_ranges_in_order(session, tenant_a):
+    from switchboard.numbering import service
+    from tests.factories import ctx_for
+
+    ctx = ctx_for(session, tenant_a.partner_admin)
+    service.create_dn_range(ctx, tenant_a.account.id, {"start": "5000", "end": "5001"})
+    service.create_dn_range(ctx, tenant_a.account.id, {"start": "3000", "end": "3001"})
+    assert service.next_free_dns(ctx, tenant_a.account.id, limit=3) == ["3000", "3001", "5000"]

@@ -103,7 +103,8 @@ def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str
             context["catalog"] = None
             context["catalog_error"] = exc.errors[0].render(gettext)
         context["categories"] = mivb.list_categories(ctx, account_id)
-        context["next_dns"] = _next_dns(ctx, account_id) if config and config["status"] == "configured" else []
+        configured = config is not None and config["status"] == "configured"
+        context["next_dns"] = numbering.next_free_dns(ctx, account_id) if configured else []
         policy, _ = mivb.get_pin_policy(ctx, account_id)
         context["pin_policy"] = policy
         context["pin_rules"] = pin_rules(policy)
@@ -115,15 +116,6 @@ def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str
     context["error_list"] = listed
     context["phone_errors"] = {e["target"][6:] for e in listed if e["target"].startswith("phone-")}
     return context
-
-
-def _next_dns(ctx, account_id: str) -> list[str]:
-    """A few next free DNs of each range, for "add a desk phone on this DN"."""
-    total, ranges = numbering.list_dn_ranges(ctx, account_id, limit=10)
-    found: list[str] = []
-    for rng in ranges:
-        found += numbering.available_dns(ctx, account_id, rng.range.id, limit=5)
-    return found[:10]
 
 
 def _page(request: Request, viewer: Viewer, account_id: str, user_id: str, status_code: int = 200, **extra):

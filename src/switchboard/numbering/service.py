@@ -474,6 +474,20 @@ def available_dns(ctx: ServiceContext, account_id: str, range_id: str, limit: in
     return found
 
 
+def next_free_dns(ctx: ServiceContext, account_id: str, limit: int = 10) -> list[str]:
+    """The next free DNs over the account's ranges in order, without counting their use
+    (the user page's "add a desk phone on this DN" list, on every page view)."""
+    require_account_admin(ctx, account_id)
+    found: list[str] = []
+    for rng in _dn_ranges_in_order(ctx.session, account_id):
+        span = Span.of_dn_range(rng)
+        for n in _free_numbers(ctx.session, span, _dn_sources(account_id, span), _hint_number(span, rng)):
+            found.append(span.text(n))
+            if len(found) >= limit:
+                return found
+    return found
+
+
 # ================================================================ DID ranges: service
 
 
