@@ -200,3 +200,30 @@ def test_user_rename_is_pushed(world, sim_api):
         accounts.delete_user(world.ctx(session), world.account_id, user_id)
     world.drain()
     assert user_id not in sim_users(sim_api)
+
+
+def test_a_change_saved_during_a_push_keeps_the_user_pending(world, sim_api, monkeypatch):
+    user_id = world.configured_user("Telephony")
+    worker = world.worker()
+    real_connector = worker._connector
+
+    def connector_that_sees_an_admin_save(connection):
+        connector = real_connector(connection)
+
+        class DuringPush:
+            def push_user(self, key, state):
+                with world.factory() as session:  # the admin saves while the push is under way
+                    mivb.update_config(world.ctx(session), world.account_id, user_id,
+                                       {"programming": {"location": "Paris"}})
+                return connector.push_user(key, state)
+
+        return DuringPush()
+
+    monkeypatch.setattr(worker, "_connector", connector_that_sees_an_admin_save)
+    claimed = worker.claim()
+    assert worker.run_job(claimed[0]).outcome == "succeeded"
+    monkeypatch.setattr(worker, "_connector", real_connector)
+    assert _status(world, user_id).state == "pending"
+    world.drain(worker)
+    assert _status(world, user_id).state == "synced"
+    assert sim_users(sim_api)[user_id]["location"] == "Paris"

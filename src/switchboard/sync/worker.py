@@ -191,7 +191,10 @@ class Worker:
                 return JobResult(job_id, "lost")  # our lease ran out and another worker took over
             now = utcnow()
             status = session.get(SyncStatus, job.user_id) if job.kind == "push_user" else None
-            result = self._apply(job, plan, outcome, failure, status, now)
+            newer_change = job.kind == "push_user" and plan is not None and plan.get("revision") is not None and (
+                session.scalar(select(MivbService.desired_revision).where(MivbService.user_id == job.user_id))
+                or 0) > plan["revision"]
+            result = self._apply(job, plan, outcome, failure, status, now, newer_change)
             job.lease_until = None
             if result.outcome in ("succeeded", "failed"):
                 job.state = result.outcome
@@ -205,7 +208,7 @@ class Worker:
             return result
 
     def _apply(self, job: SyncJob, plan, outcome: PushOutcome | None, failure: Exception | None,
-               status: SyncStatus | None, now) -> JobResult:
+               status: SyncStatus | None, now, newer_change: bool = False) -> JobResult:
         if plan is not None and plan["action"] == "not_connected":
             errors = [{"code": "pbx_not_connected", "message": "This account is not connected to a MiVoice Business yet."}]
             self._set_status(status, "failed", errors, None, now)
@@ -231,8 +234,10 @@ class Worker:
                 continue
             phones[result.phone] = {"state": "synced" if result.status == "applied" else "failed",
                                     "errors": [_issue_json(i) for i in result.errors]}
-        self._set_status(status, "failed" if errors else "synced", errors, phones, now,
-                         applied_revision=plan["revision"])
+        # A change saved while this push was under way has its own job queued: the user
+        # stays "pending" until that one lands.
+        state = "failed" if errors else "pending" if newer_change else "synced"
+        self._set_status(status, state, errors, phones, now, applied_revision=plan["revision"])
         return JobResult(job.id, "failed" if errors else "succeeded", errors)
 
     @staticmethod
