@@ -103,3 +103,20 @@ def test_bad_settings_are_refused(monkeypatch):
     monkeypatch.setenv("SWITCHBOARD_PORT", "not-a-port")
     with pytest.raises(ValidationError, match="port"):
         Settings()
+
+
+def test_make_test_runner_fails_in_ci_without_postgresql(monkeypatch, capsys):
+    from switchboard.testing import run_all
+
+    runs = []
+    monkeypatch.setattr(run_all.subprocess, "call", lambda cmd, env: runs.append(env["SWITCHBOARD_TEST_DB"]) or 0)
+    monkeypatch.setattr(run_all, "postgres_available", lambda: (False, "OperationalError: refused"))
+    monkeypatch.setenv("CI", "true")
+    assert run_all.main([]) == 1
+    assert runs == ["sqlite"]
+    assert "PostgreSQL is NOT reachable" in capsys.readouterr().err
+    monkeypatch.setenv("CI", "false")
+    assert run_all.main([]) == 0  # a developer without PostgreSQL gets the loud warning, not a failure
+    monkeypatch.setattr(run_all, "postgres_available", lambda: (True, "PostgreSQL 15"))
+    runs.clear()
+    assert run_all.main(["-k", "x"]) == 0 and runs == ["sqlite", "postgresql"]

@@ -221,3 +221,14 @@ def test_pbx_capacity_is_enforced(client, mivb_account, monkeypatch):
     refused = client.put(m.user_url(second, "/mivb/service"), headers=m.admin,
                          json={"service_category": m.categories["Entry"]})
     assert refused.status_code == 409 and refused.json()["errors"][0]["code"] == "capacity_users"
+
+
+def test_phones_need_a_service_category_first(client, mivb_account):
+    m = mivb_account
+    user_id = m.new_user()
+    assert client.post(phones_url(m, user_id), headers=m.admin, json={"type": "desk_phone"}).status_code == 404
+    client.post(m.user_url(user_id, "/products"), headers=m.admin, json={"product": "mivb"})
+    refused = add(client, m, user_id, type="desk_phone")
+    assert refused.status_code == 409 and refused.json()["errors"][0]["code"] == "not_configured"
+    programming = client.patch(m.user_url(user_id, "/mivb"), headers=m.admin, json={"programming": {"location": "Paris"}})
+    assert programming.status_code == 409
