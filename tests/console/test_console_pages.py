@@ -131,3 +131,14 @@ def test_sign_out(client, tenant_a):
     response = client.post("/logout", data={"csrf_token": csrf_from(page.text)}, follow_redirects=False)
     assert response.headers["location"] == "/login"
     assert client.get(f"/accounts/{tenant_a.account.id}/users", follow_redirects=False).status_code == 303
+
+
+def test_refused_user_form_asks_for_the_password_again(client, tenant_a):
+    sign_in(client, tenant_a.account_admin.email)
+    users = f"/accounts/{tenant_a.account.id}/users"
+    response = post_form(client, f"{users}/new", f"{users}/new", {
+        "first_name": "Dup", "last_name": "Licate", "email": tenant_a.user.email, "role": "user",
+        "password": "a-secret-password"})
+    assert response.status_code == 409
+    assert "a-secret-password" not in response.text
+    assert "Enter the password again" in response.text

@@ -232,9 +232,12 @@ def create_user(request: Request, account_id: str, viewer: ViewerDep, form: Form
     try:
         user = accounts.create_user(viewer.ctx, account_id, values)
     except ServiceError as exc:
-        values.pop("password", None)
+        # A password is never sent back to the browser: say so, or the admin would save
+        # the corrected form without one.
+        password_dropped = bool(values.pop("password", None))
         return _refused(request, viewer, "accounts/user_form.html", exc,
-                        {"account": account, "user": None, "values": values}, account=account)
+                        {"account": account, "user": None, "values": values, "password_dropped": password_dropped},
+                        account=account)
     flash(request, "User %(name)s created.", name=user.full_name)
     return redirect(f"/accounts/{account_id}/users/{user.id}")
 
