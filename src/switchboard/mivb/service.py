@@ -330,7 +330,7 @@ def config_view(ctx: ServiceContext, service: MivbService, *, reveal: bool = Fal
 def _audit_reveal(ctx: ServiceContext, account: Account, user: User, what: str) -> None:
     audit.record(
         ctx, subject_id=user.id, action="reveal", object_type="mivb_service", object_id=user.id, object_repr=f"{user.email}: {what}",
-                 account_id=account.id, partner_id=account.partner_id)
+        account_id=account.id, partner_id=account.partner_id)
     ctx.session.commit()
 
 
@@ -419,7 +419,7 @@ def _new_service(ctx: ServiceContext, account: Account, user: User) -> MivbServi
     ctx.session.flush()
     audit.record(
         ctx, subject_id=user.id, action="create", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-                 account_id=account.id, partner_id=account.partner_id, after=_service_snapshot(service))
+        account_id=account.id, partner_id=account.partner_id, after=_service_snapshot(service))
     return service
 
 
@@ -432,8 +432,8 @@ def remove_product(ctx: ServiceContext, account_id: str, user_id: str, product: 
     accounts.check_version(service, expected_version)
     audit.record(
         ctx, subject_id=user.id, action="delete", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-                 account_id=account_id, partner_id=account.partner_id,
-                 before={**_service_snapshot(service), "phones": [_phone_snapshot(p) for p in service.phones]})
+        account_id=account_id, partner_id=account.partner_id,
+        before={**_service_snapshot(service), "phones": [_phone_snapshot(p) for p in service.phones]})
     was_pushed = service.service_category_id is not None
     for phone in list(service.phones):
         _release_numbers(ctx.session, phone)
@@ -538,7 +538,7 @@ def _apply_category(ctx: ServiceContext, account: Account, user: User, service: 
     ctx.session.flush()
     audit.record(
         ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-                 account_id=account.id, partner_id=account.partner_id, before=before, after=_service_snapshot(service))
+        account_id=account.id, partner_id=account.partner_id, before=before, after=_service_snapshot(service))
 
 
 def _capacity_check_users(ctx: ServiceContext, account_id: str) -> None:
@@ -658,7 +658,7 @@ def update_config(ctx: ServiceContext, account_id: str, user_id: str, data: Conf
         ctx.session.flush()
         audit.record(
         ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-                     account_id=account_id, partner_id=account.partner_id, before=before, after=after)
+        account_id=account_id, partner_id=account.partner_id, before=before, after=after)
     _commit_or_conflict(ctx)
     return config_view(ctx, service)
 
@@ -673,8 +673,8 @@ def generate_user_pin(ctx: ServiceContext, account_id: str, user_id: str) -> str
     ctx.session.flush()
     audit.record(
         ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-                 account_id=account_id, partner_id=account.partner_id, before={"user_pin": MASK},
-                 after={"user_pin": MASK + " (generated)"})
+        account_id=account_id, partner_id=account.partner_id, before={"user_pin": MASK},
+        after={"user_pin": MASK + " (generated)"})
     ctx.session.commit()
     return pin
 
@@ -829,7 +829,7 @@ def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn 
     sync.enqueue_push(ctx.session, service)
     audit.record(
         ctx, subject_id=user.id, action="create", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
-                 account_id=account_id, partner_id=account.partner_id, after=_phone_snapshot(phone))
+        account_id=account_id, partner_id=account.partner_id, after=_phone_snapshot(phone))
     _commit_or_conflict(ctx)
     return phone_view(ctx, phone, ctx.session.get(SyncStatus, user_id), reveal=True)
 
@@ -909,7 +909,7 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
         ctx.session.flush()
         audit.record(
         ctx, subject_id=user.id, action="update", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
-                     account_id=account_id, partner_id=account.partner_id, before=before, after=after)
+        account_id=account_id, partner_id=account.partner_id, before=before, after=after)
     _commit_or_conflict(ctx)
     return phone_view(ctx, phone, ctx.session.get(SyncStatus, user_id))
 
@@ -927,7 +927,7 @@ def delete_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
                        "take the user out of the group first.", field="programming.group", phone_id=phone.id)
     audit.record(
         ctx, subject_id=user.id, action="delete", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
-                 account_id=account_id, partner_id=account.partner_id, before=_phone_snapshot(phone))
+        account_id=account_id, partner_id=account.partner_id, before=_phone_snapshot(phone))
     _release_numbers(ctx.session, phone)
     service.phones.remove(phone)
     sync.enqueue_push(ctx.session, service)
