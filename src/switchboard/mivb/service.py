@@ -61,6 +61,14 @@ def _settings(session: Session, account_id: str, *, for_update: bool = False) ->
     return settings
 
 
+def _record(ctx: ServiceContext, account: Account, action: str, object_type: str, object_id: str,
+            object_repr: str = "", *, subject: str | None = None, before: dict | None = None,
+            after: dict | None = None) -> None:
+    """A change-log entry of this account (subject: the user the change concerns)."""
+    audit.record(ctx, action=action, object_type=object_type, object_id=object_id, object_repr=object_repr,
+                 account_id=account.id, partner_id=account.partner_id, subject_id=subject, before=before, after=after)
+
+
 def _policy(settings: MivbSettings) -> pins.Policy:
     return pins.Policy(settings.pin_min_length, settings.pin_forbid_repeated, settings.pin_forbid_sequences,
                        settings.pin_forbid_dn)
@@ -89,8 +97,7 @@ def set_pin_policy(ctx: ServiceContext, account_id: str, data: PinPolicy | dict,
     settings.pin_forbid_sequences = data.forbid_sequences
     settings.pin_forbid_dn = data.forbid_dn
     ctx.session.flush()
-    audit.record(ctx, action="update", object_type="pin_policy", object_id=account_id, account_id=account_id,
-                 partner_id=account.partner_id, before=before, after=_policy_json(settings))
+    _record(ctx, account, "update", "pin_policy", account_id, before=before, after=_policy_json(settings))
     ctx.session.commit()
     return _policy_json(settings), settings.version
 
@@ -127,8 +134,8 @@ def set_addon_licences(ctx: ServiceContext, account_id: str, data: AddonLicences
         raise Conflict(errors=problems)
     before = {"ehdu": settings.ehdu_licences, "acd_agent": settings.acd_agent_licences}
     settings.ehdu_licences, settings.acd_agent_licences = data.ehdu, data.acd_agent
-    audit.record(ctx, action="update", object_type="addon_licences", object_id=account_id, account_id=account_id,
-                 partner_id=account.partner_id, before=before, after={"ehdu": data.ehdu, "acd_agent": data.acd_agent})
+    _record(ctx, account, "update", "addon_licences", account_id,
+            before=before, after={"ehdu": data.ehdu, "acd_agent": data.acd_agent})
     ctx.session.commit()
     return get_addon_licences(ctx, account_id)
 
@@ -203,8 +210,8 @@ def create_category(ctx: ServiceContext, account_id: str, data: CategoryIn | dic
                                allowed_phone_types=data.allowed_phone_types)
     ctx.session.add(category)
     ctx.session.flush()
-    audit.record(ctx, action="create", object_type="service_category", object_id=category.id, object_repr=category.name,
-                 account_id=account_id, partner_id=account.partner_id, after=_category_snapshot(category))
+    _record(ctx, account, "create", "service_category", category.id, category.name,
+            after=_category_snapshot(category))
     ctx.session.commit()
     return category_view(category, 0)
 
@@ -243,8 +250,8 @@ def update_category(ctx: ServiceContext, account_id: str, category_id: str, data
                                field="allowed_phone_types", types=", ".join(refused))
         category.allowed_phone_types = allowed
     ctx.session.flush()
-    audit.record(ctx, action="update", object_type="service_category", object_id=category.id, object_repr=category.name,
-                 account_id=account_id, partner_id=account.partner_id, before=before, after=_category_snapshot(category))
+    _record(ctx, account, "update", "service_category", category.id, category.name,
+            before=before, after=_category_snapshot(category))
     ctx.session.commit()
     return category_view(category, used)
 
@@ -256,8 +263,8 @@ def delete_category(ctx: ServiceContext, account_id: str, category_id: str, *, e
     used = _category_usage(ctx.session, [category.id]).get(category.id, 0)
     if used:
         raise Conflict("category_in_use", "%(used)s users have this category: give them another one first.", used=used)
-    audit.record(ctx, action="delete", object_type="service_category", object_id=category.id, object_repr=category.name,
-                 account_id=account_id, partner_id=account.partner_id, before=_category_snapshot(category))
+    _record(ctx, account, "delete", "service_category", category.id, category.name,
+            before=_category_snapshot(category))
     ctx.session.delete(category)
     ctx.session.commit()
 
@@ -328,9 +335,7 @@ def config_view(ctx: ServiceContext, service: MivbService, *, reveal: bool = Fal
 
 
 def _audit_reveal(ctx: ServiceContext, account: Account, user: User, what: str) -> None:
-    audit.record(
-        ctx, subject_id=user.id, action="reveal", object_type="mivb_service", object_id=user.id, object_repr=f"{user.email}: {what}",
-        account_id=account.id, partner_id=account.partner_id)
+    _record(ctx, account, "reveal", "mivb_service", user.id, f"{user.email}: {what}", subject=user.id)
     ctx.session.commit()
 
 
@@ -417,9 +422,8 @@ def _new_service(ctx: ServiceContext, account: Account, user: User) -> MivbServi
     service = MivbService(user_id=user.id, account_id=account.id, desired_revision=0)
     ctx.session.add(service)
     ctx.session.flush()
-    audit.record(
-        ctx, subject_id=user.id, action="create", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-        account_id=account.id, partner_id=account.partner_id, after=_service_snapshot(service))
+    _record(ctx, account, "create", "mivb_service", user.id, user.email,
+            subject=user.id, after=_service_snapshot(service))
     return service
 
 
@@ -430,10 +434,8 @@ def remove_product(ctx: ServiceContext, account_id: str, user_id: str, product: 
         raise NotFound("not_found", "Unknown product.")
     account, user, service = _load(ctx, account_id, user_id, write=True)
     accounts.check_version(service, expected_version)
-    audit.record(
-        ctx, subject_id=user.id, action="delete", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-        account_id=account_id, partner_id=account.partner_id,
-        before={**_service_snapshot(service), "phones": [_phone_snapshot(p) for p in service.phones]})
+    _record(ctx, account, "delete", "mivb_service", user.id, user.email,
+            subject=user.id, before={**_service_snapshot(service), "phones": [_phone_snapshot(p) for p in service.phones]})
     was_pushed = service.service_category_id is not None
     for phone in list(service.phones):
         _release_numbers(ctx.session, phone)
@@ -536,9 +538,8 @@ def _apply_category(ctx: ServiceContext, account: Account, user: User, service: 
     service.template = category.template
     sync.enqueue_push(ctx.session, service)
     ctx.session.flush()
-    audit.record(
-        ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-        account_id=account.id, partner_id=account.partner_id, before=before, after=_service_snapshot(service))
+    _record(ctx, account, "update", "mivb_service", user.id, user.email,
+            subject=user.id, before=before, after=_service_snapshot(service))
 
 
 def _capacity_check_users(ctx: ServiceContext, account_id: str) -> None:
@@ -560,9 +561,8 @@ def _apply_template(ctx: ServiceContext, account_id: str, service: MivbService, 
         if default.get("type") in ("desk_phone", "generic_sip", "hot_desk") and _allowed(category, default["type"]):
             phone = _create_phone(ctx, account_id, service, PhoneIn(type=default["type"], model=default.get("model")),
                                   catalog, template, category)
-            audit.record(ctx, subject_id=service.user_id, action="create", object_type="phone", object_id=phone.id,
-                         object_repr=f"template {phone.dn}", account_id=account_id, partner_id=account.partner_id,
-                         after=_phone_snapshot(phone))
+            _record(ctx, account, "create", "phone", phone.id, f"template {phone.dn}",
+                    subject=service.user_id, after=_phone_snapshot(phone))
     service.group = _template_group(ctx, account_id, service, template, catalog)
     dns = [p.dn for p in service.phones]
     service.user_pin_encrypted = ctx.rt.secret_box.encrypt(pins.generate(_policy(settings), dns))
@@ -656,9 +656,8 @@ def update_config(ctx: ServiceContext, account_id: str, user_id: str, data: Conf
     if after != before:
         sync.enqueue_push(ctx.session, service)
         ctx.session.flush()
-        audit.record(
-        ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-        account_id=account_id, partner_id=account.partner_id, before=before, after=after)
+        _record(ctx, account, "update", "mivb_service", user.id, user.email,
+                subject=user.id, before=before, after=after)
     _commit_or_conflict(ctx)
     return config_view(ctx, service)
 
@@ -671,10 +670,8 @@ def generate_user_pin(ctx: ServiceContext, account_id: str, user_id: str) -> str
     service.user_pin_encrypted = ctx.rt.secret_box.encrypt(pin)
     sync.enqueue_push(ctx.session, service)
     ctx.session.flush()
-    audit.record(
-        ctx, subject_id=user.id, action="update", object_type="mivb_service", object_id=user.id, object_repr=user.email,
-        account_id=account_id, partner_id=account.partner_id, before={"user_pin": MASK},
-        after={"user_pin": MASK + " (generated)"})
+    _record(ctx, account, "update", "mivb_service", user.id, user.email,
+            subject=user.id, before={"user_pin": MASK}, after={"user_pin": MASK + " (generated)"})
     ctx.session.commit()
     return pin
 
@@ -827,9 +824,8 @@ def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn 
     category = _load_category(ctx, service)
     phone = _create_phone(ctx, account_id, service, data, catalog, None, category)
     sync.enqueue_push(ctx.session, service)
-    audit.record(
-        ctx, subject_id=user.id, action="create", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
-        account_id=account_id, partner_id=account.partner_id, after=_phone_snapshot(phone))
+    _record(ctx, account, "create", "phone", phone.id, f"{user.email} {phone.dn}",
+            subject=user.id, after=_phone_snapshot(phone))
     _commit_or_conflict(ctx)
     return phone_view(ctx, phone, ctx.session.get(SyncStatus, user_id), reveal=True)
 
@@ -907,9 +903,8 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
     if after != before:
         sync.enqueue_push(ctx.session, service)
         ctx.session.flush()
-        audit.record(
-        ctx, subject_id=user.id, action="update", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
-        account_id=account_id, partner_id=account.partner_id, before=before, after=after)
+        _record(ctx, account, "update", "phone", phone.id, f"{user.email} {phone.dn}",
+                subject=user.id, before=before, after=after)
     _commit_or_conflict(ctx)
     return phone_view(ctx, phone, ctx.session.get(SyncStatus, user_id))
 
@@ -925,9 +920,8 @@ def delete_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
     if group is not None and group.get("kind") == "external_twin":
         raise Conflict("group_twin_invalid", "This phone is one of the two of an external-twin group: "
                        "take the user out of the group first.", field="programming.group", phone_id=phone.id)
-    audit.record(
-        ctx, subject_id=user.id, action="delete", object_type="phone", object_id=phone.id, object_repr=f"{user.email} {phone.dn}",
-        account_id=account_id, partner_id=account.partner_id, before=_phone_snapshot(phone))
+    _record(ctx, account, "delete", "phone", phone.id, f"{user.email} {phone.dn}",
+            subject=user.id, before=_phone_snapshot(phone))
     _release_numbers(ctx.session, phone)
     service.phones.remove(phone)
     sync.enqueue_push(ctx.session, service)
