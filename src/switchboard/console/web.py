@@ -18,7 +18,7 @@ from switchboard.accounts import service as accounts
 from switchboard.accounts.models import Account, User
 from switchboard.api_support import get_session
 from switchboard.context import ServiceContext
-from switchboard.errors import ErrorItem, Forbidden, ServiceError
+from switchboard.errors import ErrorItem, ServiceError
 from switchboard.security import constant_time_equals, new_csrf_token
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -63,10 +63,6 @@ class Viewer:
 
     user: User
     ctx: ServiceContext
-
-    @property
-    def actor(self):
-        return self.ctx.actor
 
 
 def signed_in_user(request: Request, session: Session) -> User | None:
@@ -214,7 +210,3 @@ def home_url(user: User) -> str:
         return f"/accounts/{user.account_id}/users"
     return f"/accounts/{user.account_id}/users/{user.id}"
 
-
-def ensure(condition: bool) -> None:
-    if not condition:
-        raise Forbidden()
