@@ -11,10 +11,10 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
-from switchboard import security
+from switchboard.core import security
 from switchboard.app import create_app
-from switchboard.config import Settings
-from switchboard.db import make_engine
+from switchboard.core.config import Settings
+from switchboard.core.db import make_engine
 from switchboard.migrations import upgrade
 from switchboard.mivb_sim.launcher import launch
 from switchboard.testing.databases import temporary_database

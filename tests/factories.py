@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import Account, Partner, User
-from switchboard.context import Actor, ServiceContext
+from switchboard.core.context import Actor, ServiceContext
 
 PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from switchboard import cli
 from switchboard.accounts.models import Account, Partner, User
-from switchboard.config import Settings, get_settings
-from switchboard.db import make_engine, make_session_factory
+from switchboard.core.config import Settings, get_settings
+from switchboard.core.db import make_engine, make_session_factory
 from switchboard.migrations import upgrade
 from switchboard.models_registry import metadata
 from switchboard.testing.databases import temporary_database
@@ -94,7 +94,7 @@ def test_secret_key_is_generated_once_owner_only(tmp_path):
 
 
 def test_default_database_is_sqlite_under_var(tmp_path):
-    assert Settings(var_dir=tmp_path).resolved_database_url() == f"sqlite:///{tmp_path / 'switchboard.db'}"
+    assert Settings(var_dir=tmp_path).resolved_database_url() == f"sqlite:///{tmp_path / 'switchboard.core.db'}"
 
 
 def test_bad_settings_are_refused(monkeypatch):

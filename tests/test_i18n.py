@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from switchboard import i18n, i18n_catalog
+from switchboard.core import i18n, i18n_catalog
 from switchboard.accounts import service as accounts
 from tests.factories import PASSWORD, make_account, make_user, system_ctx
 
@@ -67,7 +67,7 @@ def test_extraction_finds_messages_in_templates_and_python():
 
 
 def test_validation_messages_are_all_extracted():
-    from switchboard.validation import _MESSAGES
+    from switchboard.core.validation import _MESSAGES
 
     assert {message for _code, message in _MESSAGES.values()} <= _message_ids(i18n_catalog.extract())
 
@@ -93,7 +93,7 @@ def test_the_check_catches_an_untranslated_template_text(scratch_sources):
 def test_the_check_catches_untranslated_python_messages(scratch_sources):
     module = scratch_sources / "accounts" / "newthing.py"
     module.write_text(
-        "from switchboard.errors import Conflict, NotFound\n"
+        "from switchboard.core.errors import Conflict, NotFound\n"
         "from switchboard.console.web import flash\n\n"
         "class Gone(NotFound):\n    title = 'It is gone'\n\n"
         "def refuse(ctx, why):\n    raise Conflict('taken', why)\n\n"

@@ -13,7 +13,7 @@ def test_readiness_reports_a_broken_database(settings):
     from fastapi.testclient import TestClient
 
     from switchboard.app import create_app
-    from switchboard.db import make_engine, make_session_factory
+    from switchboard.core.db import make_engine, make_session_factory
 
     broken = make_session_factory(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
     with TestClient(create_app(settings, broken)) as client:

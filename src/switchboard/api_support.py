@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from switchboard.accounts import service as accounts
-from switchboard.context import ServiceContext
-from switchboard.errors import ErrorItem, PreconditionFailed, Unauthorized
+from switchboard.core.context import ServiceContext
+from switchboard.core.errors import ErrorItem, PreconditionFailed, Unauthorized
 
 T = TypeVar("T")
 

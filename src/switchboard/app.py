@@ -19,22 +19,22 @@ from switchboard.accounts import api as accounts_api
 from switchboard.accounts import views as accounts_views
 from switchboard.api_support import problem_response
 from switchboard.audit import api as audit_api
-from switchboard.config import Settings, get_settings
+from switchboard.core.config import Settings, get_settings
 from switchboard.console import views as console_views
 from switchboard.console.web import CsrfFailed, LoginRequired, login_redirect, make_templates, render
-from switchboard.db import make_engine, make_session_factory
-from switchboard.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError
+from switchboard.core.db import make_engine, make_session_factory
+from switchboard.core.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError
 from switchboard.mivb import api as mivb_api
 from switchboard.mivb import settings_views as mivb_settings_views
 from switchboard.mivb import views as mivb_views
 from switchboard.numbering import api as numbering_api
 from switchboard.pbx import api as pbx_api
 from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
-from switchboard.runtime import runtime_from_settings
+from switchboard.wiring import runtime_from_settings
 from switchboard.sync.service import pbx_reachability
-from switchboard.security import TokenSigner
+from switchboard.core.security import TokenSigner
 from switchboard.sync.metrics import SyncCollector
-from switchboard.validation import items_from_pydantic
+from switchboard.core.validation import items_from_pydantic
 
 API_PREFIX = "/api/"
 STATUS_TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed for your role",

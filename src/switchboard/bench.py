@@ -28,8 +28,8 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from switchboard.accounts import service as accounts
-from switchboard.context import Actor, ServiceContext
-from switchboard.db import make_engine, new_id
+from switchboard.core.context import Actor, ServiceContext
+from switchboard.core.db import make_engine, new_id
 from switchboard.migrations import upgrade
 from switchboard.mivb.models import MivbService, Phone
 from switchboard.numbering import service as numbering

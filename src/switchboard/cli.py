@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from switchboard.config import get_settings
+from switchboard.core.config import get_settings
 
 app = typer.Typer(help="Switchboard: manage the MiVoice Business features of a customer's users.",
                   no_args_is_help=True, add_completion=False)
@@ -22,7 +22,7 @@ err_console = Console(stderr=True)
 
 
 def _session_factory():
-    from switchboard.db import make_engine, make_session_factory
+    from switchboard.core.db import make_engine, make_session_factory
 
     return make_session_factory(make_engine(get_settings().resolved_database_url()))
 
@@ -32,8 +32,8 @@ def _session():
 
 
 def _system_ctx(session, label: str = "cli"):
-    from switchboard.context import Actor, ServiceContext
-    from switchboard.runtime import runtime_from_settings
+    from switchboard.core.context import Actor, ServiceContext
+    from switchboard.wiring import runtime_from_settings
 
     return ServiceContext(session=session, actor=Actor.system(label), runtime=runtime_from_settings(get_settings()))
 
@@ -62,8 +62,8 @@ def partner_create(
 ) -> None:
     """Create a partner organisation and its first partner admin."""
     from switchboard.accounts import service as accounts
-    from switchboard.context import Actor, ServiceContext
-    from switchboard.errors import ServiceError
+    from switchboard.core.context import Actor, ServiceContext
+    from switchboard.core.errors import ServiceError
 
     with _session() as session:
         ctx = ServiceContext(session=session, actor=Actor.system("cli"))
@@ -135,7 +135,7 @@ def run(
     from switchboard.app import create_app
     from switchboard.migrations import upgrade
     from switchboard.mivb_sim.launcher import launch
-    from switchboard.runtime import runtime_from_settings
+    from switchboard.wiring import runtime_from_settings
 
     settings = get_settings()
     upgrade(settings.resolved_database_url())
@@ -179,7 +179,7 @@ def worker(
     import signal
     import threading
 
-    from switchboard.runtime import runtime_from_settings
+    from switchboard.wiring import runtime_from_settings
     from switchboard.sync.worker import RetryPolicy, Worker
 
     factory = _session_factory()
@@ -217,7 +217,7 @@ def mivb_verify(
     """Read the PBX back and list every difference from the desired state."""
     from rich.progress import Progress
 
-    from switchboard.errors import ServiceError
+    from switchboard.core.errors import ServiceError
     from switchboard.pbx.connector import PbxError
     from switchboard.sync import drift
 

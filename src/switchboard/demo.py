@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import User
-from switchboard.context import Actor, ServiceContext
+from switchboard.core.context import Actor, ServiceContext
 
 DEMO_PASSWORD = "switchboard-demo"
 PARTNER_NAME = "Demo Partner"

@@ -8,7 +8,7 @@ import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from switchboard.context import current_request_id
+from switchboard.core.context import current_request_id
 
 
 class RequestIdMiddleware:

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from switchboard.accounts import service as accounts
-from switchboard.db import utcnow
-from switchboard.errors import TooManyRequests, Unauthorized
+from switchboard.core.db import utcnow
+from switchboard.core.errors import TooManyRequests, Unauthorized
 from tests.factories import PASSWORD
 
 

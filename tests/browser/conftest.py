@@ -29,8 +29,8 @@ import uvicorn
 from sqlalchemy.orm import sessionmaker
 
 from switchboard.app import create_app
-from switchboard.config import Settings
-from switchboard.db import make_engine, make_session_factory
+from switchboard.core.config import Settings
+from switchboard.core.db import make_engine, make_session_factory
 from switchboard.migrations import upgrade
 from switchboard.testing.databases import temporary_database
 

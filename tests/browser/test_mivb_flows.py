@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from switchboard.accounts.service import actor_for
-from switchboard.context import ServiceContext
+from switchboard.core.context import ServiceContext
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx

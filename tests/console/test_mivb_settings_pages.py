@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 
 
-from switchboard.db import utcnow
+from switchboard.core.db import utcnow
 from switchboard.pbx.models import MivbCatalog
 from tests.conftest import SIM_AUTH
 from tests.console.helpers import csrf_from, post_form, sign_in

@@ -76,7 +76,7 @@ def test_list_users_service_checks_the_sync_state(session, tenant_a):
     import pytest
 
     from switchboard.accounts import service as accounts
-    from switchboard.errors import ValidationFailed
+    from switchboard.core.errors import ValidationFailed
     from tests.factories import ctx_for
 
     with pytest.raises(ValidationFailed) as refused:

@@ -145,7 +145,7 @@ def test_plain_user_reads_own_config_but_cannot_change_or_reveal(client, mivb_ac
 
 
 def test_bulk_assignment_is_all_or_nothing(session, mivb_account, tenant_a):
-    from switchboard.errors import Conflict
+    from switchboard.core.errors import Conflict
     from switchboard.mivb import service
     from tests.factories import ctx_for
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, insert, select
 
-from switchboard.errors import Conflict, NotFound, ValidationFailed
+from switchboard.core.errors import Conflict, NotFound, ValidationFailed
 from switchboard.mivb.models import Phone
 from switchboard.numbering import service as numbering
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn

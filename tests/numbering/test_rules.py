@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.errors import ValidationFailed
+from switchboard.core.errors import ValidationFailed
 from switchboard.numbering.schemas import DidRangeCreate, DnRangeCreate, is_dn, is_e164
 from switchboard.numbering.service import (
     Mapping,
@@ -15,7 +15,7 @@ from switchboard.numbering.service import (
     dn_ranges_overlap,
     split_dn,
 )
-from switchboard.validation import validate
+from switchboard.core.validation import validate
 
 
 def brute_force_overlap(a: Span, b: Span) -> bool:

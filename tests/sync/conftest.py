@@ -11,15 +11,16 @@ from typing import Callable
 import pytest
 from sqlalchemy import func, select
 
-from switchboard.context import ServiceContext
-from switchboard.db import make_engine, make_session_factory
+from switchboard.core.context import ServiceContext
+from switchboard.core.db import make_engine, make_session_factory
 from switchboard.migrations import upgrade
 from switchboard.mivb import service as mivb
 from switchboard.mivb_sim.launcher import Sim
 from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx
-from switchboard.runtime import Runtime
-from switchboard.security import SecretBox
+from switchboard.core.runtime import Runtime
+from switchboard.core.security import SecretBox
+from switchboard.pbx.mivb_gateway import MivbGatewayConnector
 from switchboard.sync.models import SyncJob
 from switchboard.sync.worker import RetryPolicy, Worker
 from switchboard.testing.databases import temporary_database
@@ -40,7 +41,8 @@ def committed_factory(tmp_path_factory, backend):
 
 @pytest.fixture(scope="module")
 def runtime() -> Runtime:
-    return Runtime(secret_box=SecretBox("sync-tests-secret"), catalog_ttl_seconds=3600)
+    return Runtime(secret_box=SecretBox("sync-tests-secret"), connector_factory=MivbGatewayConnector,
+                   catalog_ttl_seconds=3600)
 
 
 FAST_RETRY = RetryPolicy(base_seconds=0.05, cap_seconds=0.2, max_attempts=6)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from switchboard.errors import Conflict
+from switchboard.core.errors import Conflict
 from switchboard.mivb import service as mivb
 from tests.sync.conftest import build_world
 

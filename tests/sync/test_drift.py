@@ -5,7 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from switchboard import cli
-from switchboard.config import get_settings
+from switchboard.core.config import get_settings
 from switchboard.sync import drift
 from tests.sync.conftest import sim_users
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from switchboard.db import utcnow
+from switchboard.core.db import utcnow
 from switchboard.mivb import service as mivb
 from switchboard.sync import service as sync
 from switchboard.sync.models import SyncJob, SyncStatus

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from switchboard.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin, utcnow
+from switchboard.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin, utcnow
 
 ROLES = ("partner_admin", "account_admin", "user")
 LANGUAGES = ("en", "fr")

@@ -9,7 +9,7 @@ from babel import Locale
 from pydantic import BaseModel, EmailStr, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from switchboard.validation import StrictSchema
+from switchboard.core.validation import StrictSchema
 
 Language = Literal["en", "fr"]
 # CLDR also names regions that are not countries (EU, UN, the "unknown region" ZZ, …).

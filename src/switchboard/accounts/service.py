@@ -22,9 +22,9 @@ from switchboard.accounts.schemas import (
     UserUpdate,
 )
 from switchboard.audit import service as audit
-from switchboard.context import Actor, ServiceContext
-from switchboard.db import utcnow
-from switchboard.errors import (
+from switchboard.core.context import Actor, ServiceContext
+from switchboard.core.db import utcnow
+from switchboard.core.errors import (
     Conflict,
     Forbidden,
     NotFound,
@@ -33,9 +33,9 @@ from switchboard.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from switchboard.security import hash_password, verify_password
+from switchboard.core.security import hash_password, verify_password
 from switchboard.sync.models import SYNC_STATES, SyncStatus
-from switchboard.validation import validate
+from switchboard.core.validation import validate
 
 LOCK_AFTER_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=5)

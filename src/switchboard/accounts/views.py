@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 
-from switchboard import i18n
+from switchboard.core import i18n
 from switchboard.accounts import service as accounts
 from switchboard.accounts.schemas import COUNTRIES
 from switchboard.console.web import (
@@ -25,7 +25,7 @@ from switchboard.console.web import (
     redirect,
     render,
 )
-from switchboard.errors import ErrorItem, ServiceError
+from switchboard.core.errors import ErrorItem, ServiceError
 from switchboard.mivb import service as mivb
 from switchboard.sync.models import SYNC_STATES
 

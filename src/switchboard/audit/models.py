@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, UTCDateTime, utcnow
+from switchboard.core.db import Base, UTCDateTime, utcnow
 
 
 class AuditEntry(Base):

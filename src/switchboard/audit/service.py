@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from switchboard.audit.models import AuditEntry
-from switchboard.context import ServiceContext
+from switchboard.core.context import ServiceContext
 
 MASK = "****"
 

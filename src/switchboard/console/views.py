@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
-from switchboard import i18n
+from switchboard.core import i18n
 from switchboard.accounts import service as accounts
 from switchboard.api_support import get_session
 from switchboard.console.web import (
@@ -21,7 +21,7 @@ from switchboard.console.web import (
     render,
     signed_in_user,
 )
-from switchboard.errors import ServiceError
+from switchboard.core.errors import ServiceError
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]

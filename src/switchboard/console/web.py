@@ -13,13 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from switchboard import i18n
+from switchboard.core import i18n
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import Account, User
 from switchboard.api_support import get_session
-from switchboard.context import ServiceContext
-from switchboard.errors import ErrorItem, ServiceError
-from switchboard.security import constant_time_equals, new_csrf_token
+from switchboard.core.context import ServiceContext
+from switchboard.core.errors import ErrorItem, ServiceError
+from switchboard.core.security import constant_time_equals, new_csrf_token
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE_DIR / "console" / "templates", PACKAGE_DIR / "accounts" / "templates",

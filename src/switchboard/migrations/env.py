@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from switchboard.db import make_engine
+from switchboard.core.db import make_engine
 from switchboard.models_registry import metadata
 
 config = context.config

@@ -9,7 +9,7 @@ from typing import Any
 
 from switchboard.accounts.models import User
 from switchboard.mivb.models import MivbService, Phone
-from switchboard.security import SecretBox
+from switchboard.core.security import SecretBox
 
 ADVANCED_FIELDS = ("cos_day", "cos_night1", "cos_night2", "cor_day", "cor_night1", "cor_night2", "language")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from switchboard.db import Base, IdMixin, TimestampMixin, VersionedMixin
+from switchboard.core.db import Base, IdMixin, TimestampMixin, VersionedMixin
 
 PHONE_TYPES = ("desk_phone", "generic_sip", "hot_desk")
 

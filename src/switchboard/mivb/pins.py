@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from switchboard.errors import ErrorItem
+from switchboard.core.errors import ErrorItem
 
 MAX_LENGTH = 8
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from switchboard.validation import StrictSchema
+from switchboard.core.validation import StrictSchema
 
 PhoneType = Literal["desk_phone", "generic_sip", "hot_desk"]
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")

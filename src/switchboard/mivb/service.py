@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import Account, User
 from switchboard.audit import service as audit
-from switchboard.context import ServiceContext
-from switchboard.errors import Conflict, ErrorItem, Forbidden, NotFound, ServiceError, ValidationFailed
+from switchboard.core.context import ServiceContext
+from switchboard.core.errors import Conflict, ErrorItem, Forbidden, NotFound, ServiceError, ValidationFailed
 from switchboard.mivb import pins
 from switchboard.mivb.desired_state import ADVANCED_FIELDS
 from switchboard.mivb.models import MivbService, MivbSettings, Phone, ServiceCategory
@@ -36,7 +36,7 @@ from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx
 from switchboard.sync import service as sync
 from switchboard.sync.models import SyncStatus
-from switchboard.validation import validate
+from switchboard.core.validation import validate
 
 MAX_PHONES = 8
 GROUP_MAX_PHONES = 8

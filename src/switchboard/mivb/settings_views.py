@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from switchboard import i18n
+from switchboard.core import i18n
 from switchboard.accounts import service as accounts
 from switchboard.console.web import (
     FormDep,
@@ -31,7 +31,7 @@ from switchboard.console.web import (
     redirect,
     render,
 )
-from switchboard.errors import ErrorItem, ServiceError
+from switchboard.core.errors import ErrorItem, ServiceError
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from switchboard import i18n
+from switchboard.core import i18n
 from switchboard.accounts import service as accounts
 from switchboard.audit import service as audit
 from switchboard.console.web import (
@@ -27,8 +27,8 @@ from switchboard.console.web import (
     redirect,
     render,
 )
-from switchboard.errors import ErrorItem, ServiceError
-from switchboard.i18n import N_
+from switchboard.core.errors import ErrorItem, ServiceError
+from switchboard.core.i18n import N_
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx

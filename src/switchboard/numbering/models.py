@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, IdMixin, TimestampMixin, VersionedMixin
+from switchboard.core.db import Base, IdMixin, TimestampMixin, VersionedMixin
 
 
 class DnRange(IdMixin, TimestampMixin, VersionedMixin, Base):

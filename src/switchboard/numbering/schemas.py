@@ -12,7 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from switchboard.validation import StrictSchema
+from switchboard.core.validation import StrictSchema
 
 MAX_DN_LENGTH = 7
 MAX_PREFIX_LENGTH = 4

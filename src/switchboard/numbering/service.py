@@ -34,8 +34,8 @@ from switchboard.accounts.service import (
     require_account_settings_admin,
 )
 from switchboard.audit import service as audit
-from switchboard.context import ServiceContext
-from switchboard.errors import Conflict, NotFound, ValidationFailed, invalid
+from switchboard.core.context import ServiceContext
+from switchboard.core.errors import Conflict, NotFound, ValidationFailed, invalid
 from switchboard.mivb.models import Phone
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
 from switchboard.numbering.schemas import (
@@ -45,7 +45,7 @@ from switchboard.numbering.schemas import (
     is_dn,
     is_e164,
 )
-from switchboard.validation import validate
+from switchboard.core.validation import validate
 
 # Used numbers read per query while sweeping forward from a hint.
 SWEEP_BATCH = 256

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from switchboard.api_support import PROBLEM_RESPONSES, CtxDep, IfMatchDep, set_etag
-from switchboard.errors import NotFound
+from switchboard.core.errors import NotFound
 from switchboard.pbx import service
 from switchboard.pbx.models import MivbConnection
 from switchboard.pbx.schemas import CatalogOut, ConnectionIn, ConnectionOut, ConnectionTestOut

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, TimestampMixin, UTCDateTime, VersionedMixin
+from switchboard.core.db import Base, TimestampMixin, UTCDateTime, VersionedMixin
 
 
 class MivbConnection(TimestampMixin, VersionedMixin, Base):

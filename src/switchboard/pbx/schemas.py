@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from switchboard.validation import StrictSchema
+from switchboard.core.validation import StrictSchema
 
 
 class ConnectionIn(StrictSchema):

@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from switchboard.accounts import service as accounts
 from switchboard.audit import service as audit
-from switchboard.context import ServiceContext
-from switchboard.db import utcnow
-from switchboard.errors import Conflict, ServiceError
+from switchboard.core.context import ServiceContext
+from switchboard.core.db import utcnow
+from switchboard.core.errors import Conflict, ServiceError
 from switchboard.pbx.connector import PbxBadResponse, PbxConnector, PbxError
 from switchboard.pbx.models import MivbCatalog, MivbConnection
 from switchboard.pbx.schemas import ConnectionIn
-from switchboard.validation import validate
+from switchboard.core.validation import validate
 
 
 class PbxUnavailable(ServiceError):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import User
 from switchboard.audit import service as audit
-from switchboard.context import ServiceContext
+from switchboard.core.context import ServiceContext
 from switchboard.mivb.desired_state import user_state
 from switchboard.mivb.models import MivbService
 from switchboard.pbx import service as pbx

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, UTCDateTime, utcnow
+from switchboard.core.db import Base, UTCDateTime, utcnow
 
 JOB_KINDS = ("push_user", "remove_user")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "superseded")

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import User
 from switchboard.audit import service as audit
-from switchboard.context import ServiceContext
-from switchboard.db import utcnow
-from switchboard.errors import Conflict
+from switchboard.core.context import ServiceContext
+from switchboard.core.db import utcnow
+from switchboard.core.errors import Conflict
 from switchboard.mivb.models import MivbService
 from switchboard.sync.models import SyncJob, SyncStatus
 

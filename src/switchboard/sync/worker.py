@@ -21,12 +21,12 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased, selectinload, sessionmaker
 
 from switchboard.accounts.models import User
-from switchboard.db import utcnow
+from switchboard.core.db import utcnow
 from switchboard.mivb.desired_state import user_state
 from switchboard.mivb.models import MivbService
 from switchboard.pbx.connector import PbxConnector, PbxError, PbxIssue, PushOutcome
 from switchboard.pbx.models import MivbConnection
-from switchboard.runtime import Runtime
+from switchboard.core.runtime import Runtime
 from switchboard.sync.models import SyncJob, SyncStatus
 
 log = logging.getLogger("switchboard.sync")

@@ -6,7 +6,7 @@ Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import switchboard.core.db
 
 
 revision = '0001'
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table('audit_entries',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('request_id', sa.String(length=64), nullable=False),
-    sa.Column('at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('actor_id', sa.String(length=32), nullable=True),
     sa.Column('actor_email', sa.String(length=320), nullable=True),
     sa.Column('partner_id', sa.String(length=32), nullable=True),
@@ -40,7 +40,7 @@ def upgrade() -> None:
     op.create_table('login_failures',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('email_key', sa.String(length=320), nullable=False),
-    sa.Column('at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
     )
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
@@ -49,8 +49,8 @@ def upgrade() -> None:
     op.create_table('partners',
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_partners')),
     sa.UniqueConstraint('name', name=op.f('uq_partners_name'))
     )
@@ -65,8 +65,8 @@ def upgrade() -> None:
     sa.Column('postal_code', sa.String(length=20), nullable=True),
     sa.Column('default_language', sa.String(length=5), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_accounts_partner_id_partners'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
@@ -86,8 +86,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('token_version', sa.Integer(), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint("(role = 'partner_admin' AND partner_id IS NOT NULL AND account_id IS NULL) OR (role IN ('account_admin', 'user') AND account_id IS NOT NULL)", name=op.f('ck_users_role_scope')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_users_account_id_accounts'), ondelete='CASCADE'),

@@ -6,7 +6,7 @@ Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import switchboard.core.db
 
 
 revision = '0002'
@@ -23,8 +23,8 @@ def upgrade() -> None:
     sa.Column('first_dn', sa.String(length=7), nullable=True),
     sa.Column('next_hint', sa.String(length=16), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_did_ranges_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_did_ranges'))
@@ -39,8 +39,8 @@ def upgrade() -> None:
     sa.Column('end', sa.String(length=7), nullable=False),
     sa.Column('next_hint', sa.String(length=7), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_dn_ranges_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dn_ranges'))
@@ -51,7 +51,7 @@ def upgrade() -> None:
     op.create_table('mivb_catalogs',
     sa.Column('account_id', sa.String(length=32), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('fetched_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('fetched_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_mivb_catalogs_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_mivb_catalogs'))
     )
@@ -60,11 +60,11 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=500), nullable=False),
     sa.Column('username', sa.String(length=200), nullable=False),
     sa.Column('password_encrypted', sa.String(length=1000), nullable=False),
-    sa.Column('last_test_at', switchboard.db.UTCDateTime(), nullable=True),
+    sa.Column('last_test_at', switchboard.core.db.UTCDateTime(), nullable=True),
     sa.Column('last_test_ok', sa.Boolean(), nullable=True),
     sa.Column('last_test_detail', sa.String(length=1000), nullable=True),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_mivb_connections_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_mivb_connections'))
@@ -77,8 +77,8 @@ def upgrade() -> None:
     sa.Column('licences', sa.Integer(), nullable=False),
     sa.Column('allowed_phone_types', sa.JSON(), nullable=True),
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint('licences >= 0', name=op.f('ck_mivb_service_categories_licences_not_negative')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_mivb_service_categories_account_id_accounts'), ondelete='CASCADE'),
@@ -115,12 +115,12 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('run_after', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('run_after', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('claimed_by', sa.String(length=100), nullable=True),
-    sa.Column('lease_until', switchboard.db.UTCDateTime(), nullable=True),
+    sa.Column('lease_until', switchboard.core.db.UTCDateTime(), nullable=True),
     sa.Column('errors', sa.JSON(), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', switchboard.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', switchboard.core.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_sync_jobs_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_jobs'))
     )
@@ -139,8 +139,8 @@ def upgrade() -> None:
     sa.Column('department', sa.String(length=100), nullable=True),
     sa.Column('language', sa.String(length=10), nullable=True),
     sa.Column('desired_revision', sa.Integer(), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_mivb_services_account_id_accounts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['service_category_id'], ['mivb_service_categories.id'], name=op.f('fk_mivb_services_service_category_id_mivb_service_categories'), ondelete='RESTRICT'),
@@ -175,8 +175,8 @@ def upgrade() -> None:
     sa.Column('sip_username', sa.String(length=64), nullable=True),
     sa.Column('sip_password_encrypted', sa.String(length=500), nullable=True),
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', switchboard.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint("type IN ('desk_phone', 'generic_sip', 'hot_desk')", name=op.f('ck_mivb_phones_type_known')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_mivb_phones_account_id_accounts'), ondelete='CASCADE'),
@@ -201,7 +201,7 @@ def upgrade() -> None:
     sa.Column('errors', sa.JSON(), nullable=False),
     sa.Column('phones', sa.JSON(), nullable=False),
     sa.Column('applied_revision', sa.Integer(), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', switchboard.core.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_sync_status_account_id_accounts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['mivb_services.user_id'], name=op.f('fk_sync_status_user_id_mivb_services'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_sync_status'))

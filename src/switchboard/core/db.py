@@ -37,7 +37,7 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime given; use switchboard.db.utcnow()")
+            raise ValueError("naive datetime given; use switchboard.core.db.utcnow()")
         return value.astimezone(timezone.utc) if value is not None else None
 
     def process_result_value(self, value, dialect):

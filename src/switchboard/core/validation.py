@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from switchboard.errors import ErrorItem, ValidationFailed
+from switchboard.core.errors import ErrorItem, ValidationFailed
 
 Schema = TypeVar("Schema", bound=BaseModel)
 

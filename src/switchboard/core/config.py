@@ -35,7 +35,7 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{self.var_dir / 'switchboard.db'}"
+        return f"sqlite:///{self.var_dir / 'switchboard.core.db'}"
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept under var/ (owner-only)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
-    from switchboard.runtime import Runtime
+    from switchboard.core.runtime import Runtime
 
 Role = Literal["system", "partner_admin", "account_admin", "user"]
 
