@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
+from switchboard import wiring
 from switchboard.core import security
 from switchboard.app import create_app
 from switchboard.core.config import Settings
@@ -26,6 +27,9 @@ pytest_plugins = ["tests.mivb_fixtures"]
 
 BACKEND = os.environ.get("SWITCHBOARD_TEST_DB", "sqlite")
 SIM_AUTH = ("gateway", "gateway-secret")
+
+# The hooks between layers, as every process wires them at start-up.
+wiring.install()
 
 # Production-strength argon2 costs ~60 ms a hash; the tests hash hundreds of passwords.
 security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from switchboard.core import i18n, i18n_catalog
+from switchboard import i18n_catalog
+from switchboard.core import i18n
 from switchboard.accounts import service as accounts
 from tests.factories import PASSWORD, make_account, make_user, system_ctx
 

@@ -10,9 +10,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from switchboard.accounts import service as accounts
+from switchboard.accounts import auth
+from switchboard.accounts.tenancy import actor_for
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import ErrorItem, PreconditionFailed, Unauthorized
+from switchboard.core.uow import unit_of_work
 
 T = TypeVar("T")
 
@@ -60,16 +62,15 @@ def problem_response(status: int, title: str, errors: list[ErrorItem], headers: 
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    session = request.app.state.session_factory()
-    try:
+    """The request's unit of work: committed once when the route has returned (before the
+    answer is sent, so a failing commit is still answered as an error), rolled back when it
+    raises. Routes and pages never commit themselves."""
+    with unit_of_work(request.app.state.session_factory) as session:
         yield session
-    finally:
-        # close() rolls back whatever was not committed without expiring loaded objects,
-        # so an error page can still show the signed-in person.
-        session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the unit of work ends when the route returns, before the response goes out.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_ctx(
@@ -80,10 +81,10 @@ def get_ctx(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("unauthorized", "Sign in first: send a bearer token.")
     token = request.app.state.signer.read(credentials.credentials)
-    user = accounts.load_signed_in_user(session, *token) if token else None
+    user = auth.load_signed_in_user(session, *token) if token else None
     if user is None:
         raise Unauthorized("invalid_token", "The token is invalid or has expired.")
-    return ServiceContext(session=session, actor=accounts.actor_for(user), runtime=request.app.state.runtime)
+    return ServiceContext(session=session, actor=actor_for(user), runtime=request.app.state.runtime)
 
 
 CtxDep = Annotated[ServiceContext, Depends(get_ctx)]
@@ -106,8 +107,10 @@ def get_paging(
 PagingDep = Annotated[Paging, Depends(get_paging)]
 
 
-def set_etag(response: Response, obj: Any) -> None:
-    response.headers["ETag"] = f'"{obj.version}"'
+def set_etag(response: Response, version_or_obj: Any) -> None:
+    """The ETag of an object (its version), given the object or the version itself."""
+    version = version_or_obj if isinstance(version_or_obj, int) else version_or_obj.version
+    response.headers["ETag"] = f'"{version}"'
 
 
 def if_match_version(request: Request) -> int | None:

@@ -31,7 +31,7 @@ from switchboard.numbering import api as numbering_api
 from switchboard.pbx import api as pbx_api
 from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
 from switchboard.wiring import runtime_from_settings
-from switchboard.sync.service import pbx_reachability
+from switchboard.sync.queue import pbx_reachability
 from switchboard.core.security import TokenSigner
 from switchboard.sync.metrics import SyncCollector
 from switchboard.core.validation import items_from_pydantic

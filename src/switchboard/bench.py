@@ -33,6 +33,7 @@ from switchboard.core.db import make_engine, new_id
 from switchboard.migrations import upgrade
 from switchboard.mivb.models import MivbService, Phone
 from switchboard.numbering import service as numbering
+from switchboard.numbering.pool import DN_POOL, in_span
 from switchboard.testing.databases import postgres_available, temporary_database
 
 RANGE_PREFIX, RANGE_START, RANGE_END = "8", "00000", "99999"  # DNs 800000 … 899999
@@ -118,8 +119,8 @@ def _whole_pool(session: Session, account_id: str) -> float:
     span = numbering.Span(RANGE_PREFIX, RANGE_START, RANGE_END)
     started = time.perf_counter()
     taken = set()
-    for column, scope in numbering._dn_sources(account_id, span):
-        taken.update(session.scalars(select(column).where(*scope, *numbering._in_span(column, span))))
+    for column, scope in DN_POOL.sources_of(account_id, span):
+        taken.update(session.scalars(select(column).where(*scope, *in_span(column, span))))
     next((n for n in range(span.lo, span.hi + 1) if span.text(n) not in taken), None)
     elapsed = (time.perf_counter() - started) * 1000
     session.rollback()

@@ -27,8 +27,11 @@ def _session_factory():
     return make_session_factory(make_engine(get_settings().resolved_database_url()))
 
 
-def _session():
-    return _session_factory()()
+def _unit_of_work():
+    """One unit of work for a command: committed when it succeeds, rolled back otherwise."""
+    from switchboard.core.uow import unit_of_work
+
+    return unit_of_work(_session_factory())
 
 
 def _system_ctx(session, label: str = "cli"):
@@ -62,16 +65,14 @@ def partner_create(
 ) -> None:
     """Create a partner organisation and its first partner admin."""
     from switchboard.accounts import service as accounts
-    from switchboard.core.context import Actor, ServiceContext
     from switchboard.core.errors import ServiceError
 
-    with _session() as session:
-        ctx = ServiceContext(session=session, actor=Actor.system("cli"))
-        try:
-            partner, admin = accounts.create_partner(ctx, {
+    try:
+        with _unit_of_work() as session:
+            partner, admin = accounts.create_partner(_system_ctx(session), {
                 "name": name, "admin_email": admin_email, "admin_password": admin_password})
-        except ServiceError as exc:
-            _report_service_error(exc)
+    except ServiceError as exc:
+        _report_service_error(exc)
     console.print(f"[green]Partner created:[/] {partner.name} (id {partner.id}); admin {admin.email}")
 
 
@@ -87,8 +88,7 @@ def demo() -> None:
     """Seed the demo data (a partner, an account with 25 users); safe to run twice."""
     from switchboard import demo as demo_data
 
-    with _session() as session:
-        info = demo_data.seed(session)
+    info = demo_data.seed(_session_factory())
     _print_demo(info)
 
 
@@ -146,9 +146,9 @@ def run(
     worker_process = subprocess.Popen([sys.executable, "-m", "switchboard.cli", "worker"], stdout=worker_log,
                                       stderr=subprocess.STDOUT)
     try:
-        with _session() as session:
-            info = demo_data.seed(session)
-            demo_data.seed_mivb(session, runtime_from_settings(settings), sim.url)
+        factory = _session_factory()
+        info = demo_data.seed(factory)
+        demo_data.seed_mivb(factory, runtime_from_settings(settings), sim.url)
         host = host or settings.host
         port = port or settings.port
         console.rule("Switchboard")
@@ -194,6 +194,7 @@ def worker(
         one = make_worker()
         while (ran := one.run_once()):
             total += ran
+        one.purge()
         console.print(f"Ran {total} sync jobs.")
         return
     stop = threading.Event()
@@ -221,11 +222,13 @@ def mivb_verify(
     from switchboard.pbx.connector import PbxError
     from switchboard.sync import drift
 
-    with _session() as session, Progress(console=err_console, transient=True) as progress:
+    with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("Reading the PBX", total=None)
         try:
-            differences = drift.verify(_system_ctx(session), account, repair=repair,
-                                       progress=lambda done, total: progress.update(task, completed=done, total=total))
+            with _unit_of_work() as session:
+                differences = drift.verify(
+                    _system_ctx(session), account, repair=repair,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total))
         except ServiceError as exc:
             _report_service_error(exc)
         except PbxError as exc:
@@ -243,6 +246,9 @@ def mivb_verify(
 
 
 def main() -> None:
+    from switchboard import wiring
+
+    wiring.install()
     app()
 
 

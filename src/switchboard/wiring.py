@@ -4,10 +4,16 @@ tests; calling it again changes nothing."""
 
 from __future__ import annotations
 
+from switchboard.accounts import events as accounts_events
 from switchboard.core.config import Settings
 from switchboard.core.runtime import Runtime
 from switchboard.core.security import SecretBox
+from switchboard.mivb import events as mivb_events
+from switchboard.mivb import subscriptions
+from switchboard.numbering import allocation
+from switchboard.pbx import catalog
 from switchboard.pbx.mivb_gateway import MivbGatewayConnector
+from switchboard.sync import queue
 
 
 def runtime_from_settings(settings: Settings) -> Runtime:
@@ -18,3 +24,9 @@ def runtime_from_settings(settings: Settings) -> Runtime:
 
 def install() -> None:
     """Subscribes every capability to the hooks it reacts to (idempotent)."""
+    accounts_events.user_changed.subscribe(subscriptions.on_user_changed)
+    accounts_events.user_deleting.subscribe(subscriptions.on_user_deleting)
+    accounts_events.account_deleted.subscribe(queue.on_account_deleted)
+    catalog.catalog_refreshed.subscribe(allocation.on_catalog_refreshed)
+    mivb_events.push_requested.subscribe(queue.enqueue_push)
+    mivb_events.remove_requested.subscribe(queue.enqueue_remove)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from switchboard.accounts import service as accounts
+from switchboard.accounts import auth as accounts
 from switchboard.core.db import utcnow
 from switchboard.core.errors import TooManyRequests, Unauthorized
 from tests.factories import PASSWORD

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from switchboard.core.uow import unit_of_work
 from switchboard.accounts.models import Account
 from tests.factories import PASSWORD, Tenant, make_partner, make_tenant, make_user
 
@@ -21,7 +22,7 @@ def _tag() -> str:
 
 
 def _tenant(live_server, label: str) -> Tenant:
-    with live_server.session_factory() as session:
+    with unit_of_work(live_server.session_factory) as session:
         return make_tenant(session, f"{label}{_tag()}")
 
 
@@ -40,7 +41,7 @@ def main_nav(page: Page):
 
 def test_partner_admin_creates_account_and_user_then_finds_the_user(page: Page, live_server, screenshot):
     tag = _tag()
-    with live_server.session_factory() as session:
+    with unit_of_work(live_server.session_factory) as session:
         _, partner_admin = make_partner(session, f"Browser Partner {tag}")
 
     # Sign in through the form.
@@ -100,7 +101,7 @@ def test_partner_admin_creates_account_and_user_then_finds_the_user(page: Page, 
     user_url = page.url
 
     # Another user of the same account, seeded: the search must filter it out.
-    with live_server.session_factory() as session:
+    with unit_of_work(live_server.session_factory) as session:
         account = session.get(Account, account_id)
         other = make_user(session, account, first_name="Bartholomew", last_name="Quince",
                           email=f"bart.quince.{tag}@ingredia.example")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from switchboard.accounts.service import actor_for
+from switchboard.core.uow import unit_of_work
+from switchboard.accounts.tenancy import actor_for
 from switchboard.core.context import ServiceContext
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
@@ -52,13 +53,15 @@ class Setup:
 @pytest.fixture
 def setup(live_server, sim, sim_api, worker) -> Setup:
     tag = uuid.uuid4().hex[:6]
-    with live_server.session_factory() as session:
+    with unit_of_work(live_server.session_factory) as session:
         partner, partner_admin = make_partner(session, f"Flow Partner {tag}")
         account = make_account(session, partner, f"Flow Customer {tag}")
         admin = make_user(session, account, role="account_admin", first_name="Flo", last_name=f"Admin{tag}")
         user = make_user(session, account, first_name="Noémie", last_name=f"Phone{tag}", password=None)
         ctx = ServiceContext(session=session, actor=actor_for(partner_admin), runtime=live_server.app.state.runtime)
         pbx.set_connection(ctx, account.id, {"url": sim.url, "username": SIM_AUTH[0], "password": SIM_AUTH[1]})
+        session.commit()  # the catalogue read below calls the PBX: never inside a write
+        pbx.get_catalog(ctx, account.id)
         numbering.create_dn_range(ctx, account.id, {"start": "3000", "end": "3099"})
         block = next(_did_blocks)  # DIDs are unique across accounts: one block each
         numbering.create_did_range(ctx, account.id, {"start": f"+33155{block:03d}000", "end": f"+33155{block:03d}099",
@@ -239,7 +242,7 @@ def test_a_dn_change_asks_for_confirmation(page: Page, setup: Setup, live_server
 
 def configure(live_server, setup: Setup, category: str) -> dict:
     """The product and a category for the setup's user, through the service layer."""
-    with live_server.session_factory() as session:
+    with unit_of_work(live_server.session_factory) as session:
         ctx = ServiceContext(session=session, actor=actor_for(_admin(session, setup)),
                              runtime=live_server.app.state.runtime)
         mivb.add_product(ctx, setup.account_id, setup.user_id, {"product": "mivb"})
@@ -254,7 +257,7 @@ def wait_until_synced(live_server, user_id: str, timeout: float = 20) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with live_server.session_factory() as session:
+        with unit_of_work(live_server.session_factory) as session:
             status = session.get(SyncStatus, user_id)
             if status is not None and status.state == "synced":
                 return
@@ -307,7 +310,7 @@ def test_settings_page_as_partner_admin(page: Page, setup: Setup, live_server, s
 
 
 def test_users_list_filters_and_assigns_in_bulk(page: Page, setup: Setup, live_server, screenshot):
-    with live_server.session_factory() as session:
+    with unit_of_work(live_server.session_factory) as session:
         from switchboard.accounts.models import Account
 
         account = session.get(Account, setup.account_id)

@@ -25,3 +25,25 @@ def post_form(client, page_url: str, action: str, data: dict[str, str]):
     """GET the page (for its CSRF token) then POST the form."""
     token = csrf_from(client.get(page_url).text)
     return client.post(action, data={**data, "csrf_token": token}, follow_redirects=False)
+
+
+def console_routes(app) -> list[tuple[str, str]]:
+    """(method, path template) of every console page and form, read from the app's route
+    table (so a page added tomorrow is walked tomorrow): what is not the API, the static
+    files or the operational endpoints."""
+    found: list[tuple[str, str]] = []
+
+    def walk(routes, prefix: str = "") -> None:
+        for route in routes:
+            original = getattr(route, "original_router", None)
+            if original is not None:
+                walk(original.routes, prefix + route.include_context.prefix)
+                continue
+            path = prefix + getattr(route, "path", "")
+            methods = getattr(route, "methods", None)
+            if not methods or path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics"):
+                continue
+            found.extend((method, path) for method in sorted(methods - {"HEAD"}))
+
+    walk(app.routes)
+    return sorted(set(found))

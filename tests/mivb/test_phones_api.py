@@ -152,7 +152,7 @@ def test_change_and_delete_a_phone(client, mivb_account):
     desk = phone.json()["phones"][0]
     url = phones_url(m, user_id, desk["id"])
     etag = client.get(url, headers=m.admin).headers["etag"]
-    moved = client.patch(url, headers={**m.admin, "If-Match": etag}, json={"dn": "2030", "voicemail": False,
+    moved = client.patch(url, headers={**m.admin, "If-Match": etag}, json={"dn": "2030", "confirm_dn_change": True, "voicemail": False,
                                                                            "advanced": {"cos_night2": 5}})
     assert moved.status_code == 200
     assert (moved.json()["dn"], moved.json()["voicemail"], moved.json()["advanced"]["cos_night2"]) == ("2030", False, 5)
@@ -207,7 +207,7 @@ def test_dns_configured_on_the_pbx_are_never_handed_out(client, mivb_account):
 
 
 def test_pbx_capacity_is_enforced(client, mivb_account, monkeypatch):
-    from switchboard.mivb import service
+    from switchboard.mivb import rules as service
 
     m = mivb_account
     first = m.new_user("Entry")

@@ -11,6 +11,7 @@ from typing import Callable
 import pytest
 from sqlalchemy import func, select
 
+from switchboard.core.uow import unit_of_work
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import make_engine, make_session_factory
 from switchboard.migrations import upgrade
@@ -59,7 +60,7 @@ class World:
     categories: dict[str, str]
 
     def ctx(self, session) -> ServiceContext:
-        from switchboard.accounts.service import actor_for
+        from switchboard.accounts.tenancy import actor_for
 
         return ServiceContext(session=session, actor=actor_for(session.merge(self.partner_admin)), runtime=self.runtime)
 
@@ -70,7 +71,7 @@ class World:
 
     def configured_user(self, category: str = "Telephony", **phones) -> str:
         """A user with the product and a category (its template adds default phones)."""
-        with self.factory() as session:
+        with unit_of_work(self.factory) as session:
             from switchboard.accounts.models import Account
 
             account = session.get(Account, self.account_id)
@@ -81,7 +82,7 @@ class World:
             return user.id
 
     def open_jobs(self) -> int:
-        with self.factory() as session:
+        with unit_of_work(self.factory) as session:
             return session.scalar(select(func.count()).select_from(SyncJob).where(
                 SyncJob.account_id == self.account_id, SyncJob.state.in_(("queued", "running")))) or 0
 
@@ -99,13 +100,14 @@ class World:
 def build_world(factory, runtime, sim: Sim, *, dn_start: int | None = None, licences: int = 500) -> World:
     n = next(_numbers)
     base = dn_start or 2000 + 100 * (n % 50)
-    with factory() as session:
+    with unit_of_work(factory) as session:
         partner, admin = make_partner(session, f"Sync Partner {n} {time.monotonic_ns()}")
         account = make_account(session, partner, f"Sync Account {n}")
-        from switchboard.accounts.service import actor_for
+        from switchboard.accounts.tenancy import actor_for
 
         ctx = ServiceContext(session=session, actor=actor_for(admin), runtime=runtime)
         pbx.set_connection(ctx, account.id, {"url": sim.url, "username": SIM_AUTH[0], "password": SIM_AUTH[1]})
+        session.commit()  # the catalogue read that follows calls the PBX: never inside a write
         pbx.get_catalog(ctx, account.id, refresh=True)
         numbering.create_dn_range(ctx, account.id, {"start": str(base), "end": str(base + 99 if licences < 100 else base + 999)})
         mivb.set_addon_licences(ctx, account.id, {"ehdu": 10, "acd_agent": 10})

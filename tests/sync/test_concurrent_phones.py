@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from switchboard.core.uow import unit_of_work
 from switchboard.core.errors import Conflict
 from switchboard.mivb import service as mivb
 from tests.sync.conftest import build_world
@@ -45,7 +46,7 @@ def test_32_concurrent_phone_additions_get_32_distinct_numbers(pg_world):
     users = [world.configured_user("Agent") for _ in range(32)]
 
     def add_phone(i: int) -> str:
-        with world.factory() as session:
+        with unit_of_work(world.factory) as session:
             return mivb.add_phone(world.ctx(session), world.account_id, users[i], {"type": "desk_phone"})["dn"]
 
     dns = run_concurrently(32, add_phone)
@@ -58,7 +59,7 @@ def test_concurrent_additions_to_one_user_stop_at_eight(pg_world):
     user_id = world.configured_user("Agent")  # the template brings one hot desk
 
     def add_phone(i: int):
-        with world.factory() as session:
+        with unit_of_work(world.factory) as session:
             return mivb.add_phone(world.ctx(session), world.account_id, user_id, {"type": "hot_desk"})
 
     results = run_concurrently(12, add_phone)

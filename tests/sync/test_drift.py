@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+from switchboard.core.uow import unit_of_work
 from switchboard import cli
 from switchboard.core.config import get_settings
 from switchboard.sync import drift
@@ -15,7 +16,7 @@ def test_verify_finds_every_kind_of_drift_and_repair_fixes_it(world, sim_api, mo
     edited = world.configured_user("Telephony")
     vanished = world.configured_user("Entry")
     world.drain()
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         assert drift.verify(world.ctx(session), world.account_id) == []
 
     # someone changes the PBX behind Switchboard's back

@@ -6,20 +6,21 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from switchboard.core.uow import unit_of_work
 from switchboard.core.db import utcnow
 from switchboard.mivb import service as mivb
-from switchboard.sync import service as sync
+from switchboard.sync import queue as sync
 from switchboard.sync.models import SyncJob, SyncStatus
 from tests.sync.conftest import sim_users
 
 
 def _status(world, user_id) -> SyncStatus:
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         return session.get(SyncStatus, user_id)
 
 
 def _jobs(world, user_id) -> list[SyncJob]:
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         return list(session.scalars(select(SyncJob).where(SyncJob.user_id == user_id).order_by(SyncJob.id)).all())
 
 
@@ -35,7 +36,7 @@ def test_change_and_job_are_committed_together_then_pushed(world, sim_api):
     assert status.state == "synced" and status.errors == []
     assert set(v["state"] for v in status.phones.values()) == {"synced"}
     on_pbx = sim_users(sim_api)[user_id]
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         config = mivb.get_config(world.ctx(session), world.account_id, user_id, reveal=True)
     assert on_pbx["template"] == "Premium User"
     assert on_pbx["user_pin"] == config["programming"]["user_pin"]
@@ -47,7 +48,7 @@ def test_change_and_job_are_committed_together_then_pushed(world, sim_api):
 def test_read_back_and_remove(world, sim_api):
     user_id = world.configured_user("Telephony")
     world.drain()
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         connector = world.runtime.connector(*_connection(session, world))
         assert connector.read_user(user_id)["phones"][0]["type"] == "desk_phone"
         mivb.remove_product(world.ctx(session), world.account_id, user_id, "mivb")
@@ -91,12 +92,12 @@ def test_gives_up_after_max_attempts_and_stays_visible(world, sim_api):
     assert job.state == "failed" and job.attempts == 6
     assert job.errors[0]["code"] == "pbx_unreachable"
     assert _status(world, user_id).state == "failed"
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         summary = sync.account_summary(world.ctx(session), world.account_id)
     assert summary["counts"]["failed"] == 1 and summary["failed"][0]["user_id"] == user_id
 
     sim_api.delete("/_sim/faults")
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         sync.push_now(world.ctx(session), world.account_id, user_id)  # the admin's "Retry now"
     world.drain()
     assert _status(world, user_id).state == "synced"
@@ -104,7 +105,7 @@ def test_gives_up_after_max_attempts_and_stays_visible(world, sim_api):
 
 def test_rejected_value_is_reported_with_the_pbx_words_per_phone(world, sim_api):
     user_id = world.configured_user("Premium")
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         phones = mivb.get_config(world.ctx(session), world.account_id, user_id)["phones"]
     desk = next(p for p in phones if p["type"] == "desk_phone")
     sip_phone = next(p for p in phones if p["type"] == "generic_sip")
@@ -119,7 +120,7 @@ def test_rejected_value_is_reported_with_the_pbx_words_per_phone(world, sim_api)
     assert [j.state for j in _jobs(world, user_id)] == ["failed"]  # a refusal is not retried blindly
 
     sim_api.delete("/_sim/faults")
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         sync.push_now(world.ctx(session), world.account_id, user_id)
     world.drain()
     assert _status(world, user_id).state == "synced"
@@ -127,7 +128,7 @@ def test_rejected_value_is_reported_with_the_pbx_words_per_phone(world, sim_api)
 
 def test_newer_state_supersedes_an_unsent_one(world, sim_api):
     user_id = world.configured_user("Telephony")
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         ctx = world.ctx(session)
         mivb.update_config(ctx, world.account_id, user_id, {"programming": {"location": "Paris"}})
         mivb.update_config(world.ctx(session), world.account_id, user_id, {"programming": {"location": "Lyon"}})
@@ -145,7 +146,7 @@ def test_expired_lease_is_taken_over_and_the_old_claim_is_void(world, sim_api):
     claimed = crashed.claim()
     assert len(claimed) == 1
     # the "crashed" worker never comes back; make its lease run out
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         job = session.get(SyncJob, claimed[0])
         job.lease_until = utcnow() - timedelta(seconds=1)
         session.commit()
@@ -160,7 +161,7 @@ def test_expired_lease_is_taken_over_and_the_old_claim_is_void(world, sim_api):
 def test_jobs_of_one_user_run_in_order(world, sim_api):
     user_id = world.configured_user("Telephony")
     world.drain()
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         mivb.remove_product(world.ctx(session), world.account_id, user_id, "mivb")
         ctx = world.ctx(session)
         mivb.add_product(ctx, world.account_id, user_id, {"product": "mivb"})
@@ -179,7 +180,7 @@ def test_jobs_of_one_user_run_in_order(world, sim_api):
 
 def test_a_removal_supersedes_an_unsent_push(world, sim_api):
     user_id = world.configured_user("Telephony")
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         mivb.remove_product(world.ctx(session), world.account_id, user_id, "mivb")
     world.drain()
     assert [(j.kind, j.state) for j in _jobs(world, user_id)] == [("push_user", "superseded"),
@@ -192,11 +193,11 @@ def test_user_rename_is_pushed(world, sim_api):
 
     user_id = world.configured_user("Entry")
     world.drain()
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         accounts.update_user(world.ctx(session), world.account_id, user_id, {"last_name": "Renamed"})
     world.drain()
     assert sim_users(sim_api)[user_id]["last_name"] == "Renamed"
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         accounts.delete_user(world.ctx(session), world.account_id, user_id)
     world.drain()
     assert user_id not in sim_users(sim_api)
@@ -212,7 +213,7 @@ def test_a_change_saved_during_a_push_keeps_the_user_pending(world, sim_api, mon
 
         class DuringPush:
             def push_user(self, key, state):
-                with world.factory() as session:  # the admin saves while the push is under way
+                with unit_of_work(world.factory) as session:  # the admin saves while the push is under way
                     mivb.update_config(world.ctx(session), world.account_id, user_id,
                                        {"programming": {"location": "Paris"}})
                 return connector.push_user(key, state)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from switchboard.core.uow import unit_of_work
 from switchboard.mivb import service as mivb
 from switchboard.sync import drift
 from switchboard.sync.models import SyncJob, SyncStatus
@@ -51,13 +52,13 @@ def wait_until(predicate, timeout: float, what: str) -> float:
 
 
 def job_states(world) -> dict[str, int]:
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         return dict(session.execute(select(SyncJob.state, func.count()).where(SyncJob.account_id == world.account_id)
                                     .group_by(SyncJob.state)).all())
 
 
 def sync_states(world) -> dict[str, int]:
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         return dict(session.execute(select(SyncStatus.state, func.count())
                                     .where(SyncStatus.account_id == world.account_id)
                                     .group_by(SyncStatus.state)).all())
@@ -80,7 +81,7 @@ def test_worker_killed_mid_batch_is_taken_over(committed_factory, runtime, sim, 
         first.wait(timeout=10)
     finally:
         stop(first)
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         orphaned = session.scalar(select(func.count()).select_from(SyncJob).where(
             SyncJob.account_id == world.account_id, SyncJob.state == "running")) or 0
     assert orphaned >= 1, "the kill should have left claimed jobs behind"
@@ -92,7 +93,7 @@ def test_worker_killed_mid_batch_is_taken_over(committed_factory, runtime, sim, 
         stop(second)
     assert job_states(world) == {"succeeded": len(users)}
     assert set(sim_users(sim_api)) == set(users)
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         assert drift.verify(world.ctx(session), world.account_id) == []
     record("sync-kill", {"users": len(users), "jobs_left_running_by_the_kill": orphaned,
                          "seconds_to_converge_after_takeover": round(seconds, 2)})
@@ -112,7 +113,7 @@ def test_two_workers_share_200_users_under_faults(committed_factory, runtime, si
     try:
         # while they work: a second change to 40 users, and the PBX down for two seconds
         time.sleep(1.0)
-        with world.factory() as session:
+        with unit_of_work(world.factory) as session:
             for user_id in users[:40]:
                 mivb.update_config(world.ctx(session), world.account_id, user_id, {"programming": {"location": "Lyon"}})
         sim_api.post("/_sim/faults", json={"down": True}).raise_for_status()
@@ -128,7 +129,7 @@ def test_two_workers_share_200_users_under_faults(committed_factory, runtime, si
     states = job_states(world)
     assert set(states) <= {"succeeded", "superseded"}, states
     assert states["succeeded"] >= len(users)
-    with world.factory() as session:
+    with unit_of_work(world.factory) as session:
         attempts = session.scalar(select(func.sum(SyncJob.attempts)).where(SyncJob.account_id == world.account_id))
         claimed_by = set(session.scalars(select(SyncJob.claimed_by).where(SyncJob.account_id == world.account_id,
                                                                           SyncJob.state == "succeeded")).all())

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from switchboard.accounts import service
+from switchboard.accounts import auth, service
 from switchboard.mivb import service as mivb
 from switchboard.accounts.models import Account, User
 from switchboard.accounts.schemas import (
@@ -53,7 +53,7 @@ def user_out(user: User, mivb_summary: dict | None = None) -> UserOut:
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"], summary="Sign in")
 def sign_in(body: TokenRequest, request: Request, session: SessionDep) -> TokenOut:
-    user = service.authenticate(session, body.email, body.password)
+    user = auth.authenticate(session, body.email, body.password)
     signer = request.app.state.signer
     return TokenOut(access_token=signer.issue(user.id, user.token_version), expires_in=signer.ttl_seconds)
 
@@ -68,7 +68,7 @@ def me(ctx: CtxDep) -> Me:
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"],
              summary="Change my own password (API tokens issued before stop working)")
 def change_password(body: PasswordChange, ctx: CtxDep) -> Response:
-    service.change_own_password(ctx, body)
+    auth.change_own_password(ctx, body)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -6,9 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin, utcnow
-
-ROLES = ("partner_admin", "account_admin", "user")
-LANGUAGES = ("en", "fr")
+from switchboard.core.integrity import conflict_on
 
 
 class Partner(IdMixin, TimestampMixin, Base):
@@ -31,6 +29,9 @@ class Account(IdMixin, TimestampMixin, VersionedMixin, Base):
     address: Mapped[str | None] = mapped_column(String(300))
     postal_code: Mapped[str | None] = mapped_column(String(20))
     default_language: Mapped[str] = mapped_column(String(5), default="en")
+    # Set when the account is deleted: it is gone for everybody at once, and the row (with
+    # its PBX connection) stays only until the removals of its users reach the PBX.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     partner: Mapped[Partner] = relationship()
 
@@ -72,3 +73,8 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     email_key: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+conflict_on("uq_partners_name", "name_taken", "A partner with this name already exists.", field="name")
+conflict_on("uq_accounts_partner_id_name_key", "name_taken", "An account with this name already exists.", field="name")
+conflict_on("uq_users_email_key", "email_taken", "A user with this e-mail already exists.", field="email")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 
 from switchboard.core import i18n
 from switchboard.accounts import service as accounts
+from switchboard.accounts import tenancy
 from switchboard.accounts.schemas import COUNTRIES
 from switchboard.console.web import (
     FormDep,
@@ -23,6 +24,7 @@ from switchboard.console.web import (
     form_version,
     language,
     redirect,
+    refused_form,
     render,
 )
 from switchboard.core.errors import ErrorItem, ServiceError
@@ -52,7 +54,7 @@ def _paging(total: int, page: int) -> dict[str, Any]:
 
 def _refused(request: Request, viewer: Viewer, template: str, exc: ServiceError, context: dict[str, Any],
              account=None):
-    viewer.ctx.session.rollback()
+    refused_form(viewer, exc)
     gettext = i18n.gettext_for(language(request, account))
     context = {**context, "errors": FormErrors.from_error(exc, gettext)}
     return render(request, template, context, status_code=exc.status, account=account)
@@ -96,7 +98,7 @@ def create_account(request: Request, viewer: ViewerDep, form: FormDep):
 
 @router.get("/accounts/{account_id}/edit")
 def edit_account_page(request: Request, account_id: str, viewer: ViewerDep):
-    account = accounts.get_account(viewer.ctx, account_id)
+    account = tenancy.get_account(viewer.ctx, account_id)
     values = {name: getattr(account, name) or "" for name in ACCOUNT_FIELDS}
     return render(request, "accounts/account_form.html",
                   {"account": account, "values": values, "countries": _countries(request, account)},
@@ -109,7 +111,7 @@ def update_account(request: Request, account_id: str, viewer: ViewerDep, form: F
     try:
         account = accounts.update_account(viewer.ctx, account_id, values, expected_version=form_version(form))
     except ServiceError as exc:
-        account = accounts.get_account(viewer.ctx, account_id)
+        account = tenancy.get_account(viewer.ctx, account_id)
         return _refused(request, viewer, "accounts/account_form.html", exc,
                         {"account": account, "values": values, "countries": _countries(request, account)},
                         account=account)
@@ -119,7 +121,7 @@ def update_account(request: Request, account_id: str, viewer: ViewerDep, form: F
 
 @router.get("/accounts/{account_id}/delete")
 def delete_account_page(request: Request, account_id: str, viewer: ViewerDep):
-    account = accounts.get_account(viewer.ctx, account_id)
+    account = tenancy.get_account(viewer.ctx, account_id)
     return render(request, "accounts/confirm_delete.html",
                   {"kind": "account", "name": account.name, "version": account.version,
                    "action": f"/accounts/{account.id}/delete", "cancel": f"/accounts/{account.id}/users"},
@@ -128,7 +130,7 @@ def delete_account_page(request: Request, account_id: str, viewer: ViewerDep):
 
 @router.post("/accounts/{account_id}/delete")
 def delete_account(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
-    account = accounts.get_account(viewer.ctx, account_id)
+    account = tenancy.get_account(viewer.ctx, account_id)
     name = account.name
     accounts.delete_account(viewer.ctx, account_id, expected_version=form_version(form))
     flash(request, "Account %(name)s deleted.", name=name)
@@ -141,7 +143,7 @@ def _users_list_context(request: Request, viewer: Viewer, account_id: str, *, se
                         sync_state: str) -> dict[str, Any]:
     """The users list with its MiVB columns: one query for the rows, one call for the
     extensions, licences, locations and sync states of all of them (never per row)."""
-    account = accounts.get_account(viewer.ctx, account_id)
+    account = tenancy.get_account(viewer.ctx, account_id)
     number = _page_number(page)
     state = sync_state if sync_state in SYNC_STATES else ""
     total, rows = accounts.list_users(viewer.ctx, account_id, search=search[:200] or None, limit=PAGE_SIZE,
@@ -177,9 +179,7 @@ def assign_mivb(request: Request, account_id: str, viewer: ViewerDep, form: Form
     try:
         changed = mivb.assign_many(viewer.ctx, account_id, user_ids, {"service_category": category})
     except ServiceError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        viewer.ctx.session.rollback()
+        refused_form(viewer, exc)
         context = _users_list_context(request, viewer, account_id, **listing)
         gettext = i18n.gettext_for(language(request, context["account"]))
         context.update(errors=_assign_errors(viewer, account_id, exc, dict.fromkeys(user_ids), gettext),
@@ -208,7 +208,7 @@ def _assign_errors(viewer: Viewer, account_id: str, exc: ServiceError, user_ids:
         if match and int(match.group(1)) < len(ids):
             user_id = ids[int(match.group(1))]
             try:
-                name = accounts.get_user(viewer.ctx, account_id, user_id).full_name
+                name = tenancy.get_user(viewer.ctx, account_id, user_id).full_name
             except ServiceError:
                 name = user_id
             items.append(ErrorItem(item.code, "%(user)s: %(problem)s", f"user-{user_id}",
@@ -220,14 +220,14 @@ def _assign_errors(viewer: Viewer, account_id: str, exc: ServiceError, user_ids:
 
 @router.get("/accounts/{account_id}/users/new")
 def new_user_page(request: Request, account_id: str, viewer: ViewerDep):
-    account = accounts.require_account_admin(viewer.ctx, account_id)
+    account = tenancy.require_account_admin(viewer.ctx, account_id)
     return render(request, "accounts/user_form.html", {"account": account, "user": None,
                                                        "values": {"role": "user"}}, account=account)
 
 
 @router.post("/accounts/{account_id}/users/new")
 def create_user(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
-    account = accounts.require_account_admin(viewer.ctx, account_id)
+    account = tenancy.require_account_admin(viewer.ctx, account_id)
     values = _pick(form, USER_FIELDS)
     try:
         user = accounts.create_user(viewer.ctx, account_id, values)
@@ -244,8 +244,8 @@ def create_user(request: Request, account_id: str, viewer: ViewerDep, form: Form
 
 @router.get("/accounts/{account_id}/users/{user_id}/edit")
 def edit_user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
-    account = accounts.require_account_admin(viewer.ctx, account_id)
-    user = accounts.get_user(viewer.ctx, account_id, user_id)
+    account = tenancy.require_account_admin(viewer.ctx, account_id)
+    user = tenancy.get_user(viewer.ctx, account_id, user_id)
     values = {name: getattr(user, name) for name in USER_FIELDS if name != "password"}
     return render(request, "accounts/user_form.html", {"account": account, "user": user, "values": values},
                   account=account)
@@ -253,14 +253,14 @@ def edit_user_page(request: Request, account_id: str, user_id: str, viewer: View
 
 @router.post("/accounts/{account_id}/users/{user_id}/edit")
 def update_user(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
-    account = accounts.require_account_admin(viewer.ctx, account_id)
+    account = tenancy.require_account_admin(viewer.ctx, account_id)
     values = _pick(form, USER_FIELDS)
     if not values.get("password"):
         values.pop("password", None)  # blank means "keep the current password"
     try:
         user = accounts.update_user(viewer.ctx, account_id, user_id, values, expected_version=form_version(form))
     except ServiceError as exc:
-        user = accounts.get_user(viewer.ctx, account_id, user_id)
+        user = tenancy.get_user(viewer.ctx, account_id, user_id)
         values.pop("password", None)
         return _refused(request, viewer, "accounts/user_form.html", exc,
                         {"account": account, "user": user, "values": values}, account=account)
@@ -273,7 +273,7 @@ def toggle_admin(request: Request, account_id: str, user_id: str, viewer: Viewer
     try:
         user = accounts.toggle_admin(viewer.ctx, account_id, user_id, expected_version=form_version(form))
     except ServiceError as exc:
-        viewer.ctx.session.rollback()
+        refused_form(viewer, exc)
         flash(request, exc.errors[0].message, **exc.errors[0].params)
         return redirect(f"/accounts/{account_id}/users/{user_id}")
     message = "%(name)s is now an account administrator." if user.role == "account_admin" \
@@ -284,8 +284,8 @@ def toggle_admin(request: Request, account_id: str, user_id: str, viewer: Viewer
 
 @router.get("/accounts/{account_id}/users/{user_id}/delete")
 def delete_user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
-    account = accounts.require_account_admin(viewer.ctx, account_id)
-    user = accounts.get_user(viewer.ctx, account_id, user_id)
+    account = tenancy.require_account_admin(viewer.ctx, account_id)
+    user = tenancy.get_user(viewer.ctx, account_id, user_id)
     return render(request, "accounts/confirm_delete.html",
                   {"kind": "user", "name": user.full_name, "version": user.version,
                    "action": f"/accounts/{account_id}/users/{user_id}/delete",
@@ -294,12 +294,12 @@ def delete_user_page(request: Request, account_id: str, user_id: str, viewer: Vi
 
 @router.post("/accounts/{account_id}/users/{user_id}/delete")
 def delete_user(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
-    user = accounts.get_user(viewer.ctx, account_id, user_id)
+    user = tenancy.get_user(viewer.ctx, account_id, user_id)
     name = user.full_name
     try:
         accounts.delete_user(viewer.ctx, account_id, user_id, expected_version=form_version(form))
     except ServiceError as exc:
-        viewer.ctx.session.rollback()
+        refused_form(viewer, exc)
         flash(request, exc.errors[0].message, **exc.errors[0].params)
         return redirect(f"/accounts/{account_id}/users/{user_id}")
     flash(request, "User %(name)s deleted.", name=name)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from switchboard.accounts.tenancy import require_account_admin
 from switchboard.audit.models import AuditEntry
 from switchboard.core.context import ServiceContext
 
@@ -49,9 +50,6 @@ def list_for_account(
     ctx: ServiceContext, account_id: str, *, limit: int, offset: int, object_id: str | None = None,
     subject_id: str | None = None,
 ) -> tuple[int, list[AuditEntry]]:
-    # Imported here: the accounts service records into this log, so it imports us first.
-    from switchboard.accounts.service import require_account_admin
-
     require_account_admin(ctx, account_id)
     query = select(AuditEntry).where(AuditEntry.account_id == account_id)
     if object_id:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
-
+from switchboard.accounts import auth
+from switchboard.api_support import SessionDep
 from switchboard.core import i18n
-from switchboard.accounts import service as accounts
-from switchboard.api_support import get_session
 from switchboard.console.web import (
     FormDep,
     FormErrors,
@@ -18,13 +15,13 @@ from switchboard.console.web import (
     home_url,
     language,
     redirect,
+    refused_form,
     render,
     signed_in_user,
 )
 from switchboard.core.errors import ServiceError
 
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -53,7 +50,7 @@ def login(request: Request, session: SessionDep, form: FormDep):
     email, password = form.get("email", ""), form.get("password", "")
     next_url = _safe_next(form.get("next"))
     try:
-        user = accounts.authenticate(session, email, password)
+        user = auth.authenticate(session, email, password)
     except ServiceError as exc:
         gettext = i18n.gettext_for(language(request))
         return render(request, "login.html", {
@@ -92,16 +89,15 @@ def password_page(request: Request, viewer: ViewerDep):
 @router.post("/me/password")
 def change_password(request: Request, viewer: ViewerDep, form: FormDep):
     try:
-        accounts.change_own_password(viewer.ctx, {
+        user = auth.change_own_password(viewer.ctx, {
             "current_password": form.get("current_password", ""),
             "new_password": form.get("new_password", ""),
         })
     except ServiceError as exc:
-        viewer.ctx.session.rollback()
+        refused_form(viewer, exc)
         gettext = i18n.gettext_for(language(request))
         return render(request, "password.html", {"errors": FormErrors.from_error(exc, gettext)},
                       status_code=exc.status)
-    user = viewer.ctx.session.get(type(viewer.user), viewer.user.id)
     request.session["tv"] = user.token_version
     flash(request, "Your password has been changed.")
     return redirect(home_url(user))

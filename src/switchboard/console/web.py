@@ -13,13 +13,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from switchboard.core import i18n
-from switchboard.accounts import service as accounts
+from switchboard.accounts import auth
 from switchboard.accounts.models import Account, User
-from switchboard.api_support import get_session
-from switchboard.core.context import ServiceContext
+from switchboard.accounts.tenancy import actor_for
+from switchboard.api_support import SessionDep
+from switchboard.core import i18n
+from switchboard.core.context import Actor, ServiceContext
 from switchboard.core.errors import ErrorItem, ServiceError
 from switchboard.core.security import constant_time_equals, new_csrf_token
+from switchboard.mivb.phone_types import PHONE_TYPES
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE_DIR / "console" / "templates", PACKAGE_DIR / "accounts" / "templates",
@@ -57,27 +59,64 @@ class CsrfFailed(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class AccountRef:
+    id: str
+    name: str
+    default_language: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The signed-in person as pages show them: plain values read once at the start of the
+    request, so a page rendered after a rollback (an error page) never touches the
+    database or an expired object."""
+
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    role: str
+    account_id: str | None
+    account: AccountRef | None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @classmethod
+    def of(cls, user: User) -> "SignedIn":
+        account = user.account
+        return cls(user.id, user.first_name, user.last_name, user.email, user.role, user.account_id,
+                   AccountRef(account.id, account.name, account.default_language) if account is not None else None)
+
+
 @dataclass
 class Viewer:
-    """The signed-in person, as the console needs it."""
+    """The signed-in person, as the console needs it: who (a snapshot), what they may do
+    (the actor), and the request's unit of work (ctx)."""
 
-    user: User
+    user: SignedIn
     ctx: ServiceContext
+
+    @property
+    def actor(self) -> Actor:
+        return self.ctx.actor
 
 
 def signed_in_user(request: Request, session: Session) -> User | None:
     user_id = request.session.get("uid")
     if not user_id:
         return None
-    return accounts.load_signed_in_user(session, user_id, request.session.get("tv"))
+    return auth.load_signed_in_user(session, user_id, request.session.get("tv"))
 
 
-def get_viewer(request: Request, session: Annotated[Session, Depends(get_session)]) -> Viewer:
+def get_viewer(request: Request, session: SessionDep) -> Viewer:
     user = signed_in_user(request, session)
     if user is None:
         raise LoginRequired()
-    ctx = ServiceContext(session=session, actor=accounts.actor_for(user), runtime=request.app.state.runtime)
-    viewer = Viewer(user=user, ctx=ctx)
+    ctx = ServiceContext(session=session, actor=actor_for(user), runtime=request.app.state.runtime)
+    viewer = Viewer(user=SignedIn.of(user), ctx=ctx)
     request.state.viewer = viewer
     return viewer
 
@@ -104,6 +143,16 @@ async def form_data(request: Request) -> dict[str, str]:
 
 
 FormDep = Annotated[dict[str, str], Depends(form_data)]
+
+
+def refused_form(viewer: Viewer, exc: ServiceError) -> None:
+    """What every refused console form does first: not signed in, not allowed or not found
+    is the error page (re-raised, the unit of work rolls back); any other refusal rolls
+    the unit of work back here, so the page can be rendered again with the errors and what
+    the admin typed."""
+    if exc.status in (401, 404) or (exc.status == 403 and exc.code == "forbidden"):
+        raise exc
+    viewer.ctx.session.rollback()
 
 
 def form_version(form: dict[str, str]) -> int | None:
@@ -178,6 +227,8 @@ def render(
     lang = language(request, account)
     callables = i18n.template_callables(lang)
     messages = [callables["gettext"](m, **p) for m, p in request.session.pop("flash", [])]
+    # One table of phone types (mivb.phone_types) for every page: [(name, label)], in order.
+    type_labels = [(kind.name, callables["gettext"](kind.label)) for kind in PHONE_TYPES.values()]
     data = {
         "request": request,
         "lang": lang,
@@ -185,6 +236,7 @@ def render(
         "viewer": getattr(request.state, "viewer", None),
         "nav_account": account,
         "flashes": messages,
+        "phone_type_labels": type_labels,
         "errors": FormErrors.empty(),
         "values": {},
         **callables,

@@ -32,9 +32,34 @@ class Actor:
     def system(cls, label: str = "system") -> "Actor":
         return cls(role="system", email=label)
 
+    # What the actor may do, asked by the services and shown by the console: roles are
+    # compared here and nowhere else.
+
     @property
     def is_admin(self) -> bool:
+        """Administers users and their MiVB features (partner and account admins)."""
         return self.role in ("system", "partner_admin", "account_admin")
+
+    @property
+    def is_partner_admin(self) -> bool:
+        """Manages accounts and their system settings (partner admins and the operator)."""
+        return self.role in ("system", "partner_admin")
+
+    @property
+    def can_manage_accounts(self) -> bool:
+        return self.is_partner_admin
+
+    @property
+    def can_edit_settings(self) -> bool:
+        """Changes an account's MiVB system settings (account admins only read them)."""
+        return self.is_partner_admin
+
+    @property
+    def can_manage_users(self) -> bool:
+        return self.is_admin
+
+    def is_self(self, user_id: str | None) -> bool:
+        return self.user_id is not None and self.user_id == user_id
 
 
 @dataclass

@@ -6,7 +6,10 @@ import uuid
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, Engine, MetaData, String, TypeDecorator, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, sessionmaker
+
+from switchboard.core.integrity import conflict_for
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -79,8 +82,21 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
         )
         _configure_sqlite(engine)
-        return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    _translate_conflicts(engine)
+    return engine
+
+
+def _translate_conflicts(engine: Engine) -> None:
+    """A declared unique constraint that fires becomes its Conflict (core.integrity)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context):
+        if isinstance(context.sqlalchemy_exception, IntegrityError):
+            conflict = conflict_for(context.sqlalchemy_exception, Base.metadata)
+            if conflict is not None:
+                raise conflict from context.sqlalchemy_exception
 
 
 def _configure_sqlite(engine: Engine) -> None:

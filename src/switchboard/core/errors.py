@@ -35,6 +35,9 @@ class ErrorItem:
 class ServiceError(Exception):
     status = 400
     title = "Bad request"
+    # A refusal that must still be recorded (a failed sign-in counts towards the lockout):
+    # the unit of work commits what was written instead of rolling it back.
+    keep_writes = False
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 
-LOCALE_DIR = Path(__file__).parent / "locale"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 SUPPORTED = ("en", "fr")
 DEFAULT = "en"
 DOMAIN = "messages"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from switchboard.api_support import PROBLEM_RESPONSES, CtxDep, IfMatchDep, Page
+from switchboard.api_support import PROBLEM_RESPONSES, CtxDep, IfMatchDep, Page, set_etag
 from switchboard.mivb import service
 from switchboard.mivb.schemas import (
     AddonLicences,
@@ -26,7 +26,7 @@ from switchboard.mivb.schemas import (
     ProductOut,
     ServiceChoice,
 )
-from switchboard.sync import service as sync
+from switchboard.sync import queue as sync
 from switchboard.sync.schemas import PushQueued, SyncSummary
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", responses=PROBLEM_RESPONSES)
@@ -34,23 +34,19 @@ USER = "/users/{user_id}"
 Reveal = Annotated[bool, Query(description="Show secrets (user pin, SIP password); written to the change log")]
 
 
-def _etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = f'"{version}"'
-
-
 # ------------------------------------------------------------------ account settings
 
 @router.get("/mivb/pin-policy", response_model=PinPolicy, tags=["mivb settings"])
 def get_pin_policy(account_id: str, ctx: CtxDep, response: Response):
     policy, version = service.get_pin_policy(ctx, account_id)
-    _etag(response, version)
+    set_etag(response, version)
     return policy
 
 
 @router.put("/mivb/pin-policy", response_model=PinPolicy, tags=["mivb settings"])
 def put_pin_policy(account_id: str, body: PinPolicy, ctx: CtxDep, if_match: IfMatchDep, response: Response):
     policy, version = service.set_pin_policy(ctx, account_id, body, expected_version=if_match)
-    _etag(response, version)
+    set_etag(response, version)
     return policy
 
 
@@ -74,14 +70,14 @@ def list_categories(account_id: str, ctx: CtxDep):
 @router.post("/mivb/service-categories", response_model=CategoryOut, status_code=201, tags=["mivb settings"])
 def create_category(account_id: str, body: CategoryIn, ctx: CtxDep, response: Response):
     category = service.create_category(ctx, account_id, body)
-    _etag(response, category["version"])
+    set_etag(response, category["version"])
     return category
 
 
 @router.get("/mivb/service-categories/{category_id}", response_model=CategoryOut, tags=["mivb settings"])
 def get_category(account_id: str, category_id: str, ctx: CtxDep, response: Response):
     category = service.get_category(ctx, account_id, category_id)
-    _etag(response, category["version"])
+    set_etag(response, category["version"])
     return category
 
 
@@ -89,7 +85,7 @@ def get_category(account_id: str, category_id: str, ctx: CtxDep, response: Respo
 def update_category(account_id: str, category_id: str, body: CategoryPatch, ctx: CtxDep, if_match: IfMatchDep,
                     response: Response):
     category = service.update_category(ctx, account_id, category_id, body, expected_version=if_match)
-    _etag(response, category["version"])
+    set_etag(response, category["version"])
     return category
 
 
@@ -125,7 +121,7 @@ def remove_product(account_id: str, user_id: str, product: str, ctx: CtxDep, if_
 def choose_category(account_id: str, user_id: str, body: ServiceChoice, ctx: CtxDep, if_match: IfMatchDep,
                     response: Response):
     config = service.choose_category(ctx, account_id, user_id, body, expected_version=if_match)
-    _etag(response, config["version"])
+    set_etag(response, config["version"])
     return config
 
 
@@ -133,7 +129,7 @@ def choose_category(account_id: str, user_id: str, body: ServiceChoice, ctx: Ctx
             summary="The user's MiVB configuration with its sync state")
 def get_config(account_id: str, user_id: str, ctx: CtxDep, response: Response, reveal: Reveal = False):
     config = service.get_config(ctx, account_id, user_id, reveal=reveal)
-    _etag(response, config["version"])
+    set_etag(response, config["version"])
     return config
 
 
@@ -142,7 +138,7 @@ def get_config(account_id: str, user_id: str, ctx: CtxDep, response: Response, r
 def update_config(account_id: str, user_id: str, body: ConfigPatch, ctx: CtxDep, if_match: IfMatchDep,
                   response: Response):
     config = service.update_config(ctx, account_id, user_id, body, expected_version=if_match)
-    _etag(response, config["version"])
+    set_etag(response, config["version"])
     return config
 
 
@@ -162,14 +158,14 @@ def list_phones(account_id: str, user_id: str, ctx: CtxDep):
              summary="Add a phone (numbers allocated when not given; a SIP password is shown this once)")
 def add_phone(account_id: str, user_id: str, body: PhoneIn, ctx: CtxDep, if_match: IfMatchDep, response: Response):
     phone = service.add_phone(ctx, account_id, user_id, body, expected_version=if_match)
-    _etag(response, phone["version"])
+    set_etag(response, phone["version"])
     return phone
 
 
 @router.get(USER + "/mivb/phones/{phone_id}", response_model=PhoneOut, tags=["mivb phones"])
 def get_phone(account_id: str, user_id: str, phone_id: str, ctx: CtxDep, response: Response, reveal: Reveal = False):
     phone = service.get_phone(ctx, account_id, user_id, phone_id, reveal=reveal)
-    _etag(response, phone["version"])
+    set_etag(response, phone["version"])
     return phone
 
 
@@ -178,7 +174,7 @@ def get_phone(account_id: str, user_id: str, phone_id: str, ctx: CtxDep, respons
 def update_phone(account_id: str, user_id: str, phone_id: str, body: PhonePatch, ctx: CtxDep, if_match: IfMatchDep,
                  response: Response):
     phone = service.update_phone(ctx, account_id, user_id, phone_id, body, expected_version=if_match)
-    _etag(response, phone["version"])
+    set_etag(response, phone["version"])
     return phone
 
 

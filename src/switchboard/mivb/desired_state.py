@@ -8,27 +8,28 @@ from __future__ import annotations
 from typing import Any
 
 from switchboard.accounts.models import User
-from switchboard.mivb.models import MivbService, Phone
 from switchboard.core.security import SecretBox
-
-ADVANCED_FIELDS = ("cos_day", "cos_night1", "cos_night2", "cor_day", "cor_night1", "cor_night2", "language")
+from switchboard.mivb.models import MivbService, Phone
+from switchboard.mivb.phone_types import ADVANCED_FIELDS, PHONE_TYPES
 
 
 def phone_state(phone: Phone, secret_box: SecretBox) -> dict[str, Any]:
+    kind = PHONE_TYPES[phone.type]
     state: dict[str, Any] = {
         "key": phone.id,
         "type": phone.type,
         "dn": phone.dn,
         "did": phone.did,
-        "model": phone.model if phone.type != "hot_desk" else None,
-        "mac": phone.mac if phone.type == "desk_phone" else None,
+        "model": phone.model if kind.has_device else None,
+        "mac": phone.mac if kind.has_mac else None,
         "voicemail": phone.voicemail,
-        "acd_agent": phone.acd_agent if phone.type == "hot_desk" else False,
-        "external_phone": {"number": phone.external_number} if phone.type == "hot_desk" and phone.external_number else None,
+        "acd_agent": phone.acd_agent if kind.allows("acd_agent") else False,
+        "external_phone": ({"number": phone.external_number}
+                           if kind.allows("external_phone") and phone.external_number else None),
         "advanced": {name: getattr(phone, name) for name in ADVANCED_FIELDS},
         "sip": None,
     }
-    if phone.type == "generic_sip" and phone.sip_username and phone.sip_password_encrypted:
+    if kind.sip_credentials and phone.sip_username and phone.sip_password_encrypted:
         state["sip"] = {"username": phone.sip_username, "password": secret_box.decrypt(phone.sip_password_encrypted)}
     return state
 

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard.core.db import Base, IdMixin, TimestampMixin, VersionedMixin
-
-PHONE_TYPES = ("desk_phone", "generic_sip", "hot_desk")
+from switchboard.core.integrity import conflict_on
+from switchboard.mivb.phone_types import NAMES as PHONE_TYPE_NAMES
 
 
 class MivbSettings(VersionedMixin, Base):
@@ -35,7 +34,7 @@ class ServiceCategory(IdMixin, TimestampMixin, VersionedMixin, Base):
     name_key: Mapped[str] = mapped_column(String(100))
     template: Mapped[str] = mapped_column(String(100))
     licences: Mapped[int] = mapped_column(Integer)
-    # None: every phone type; else a list out of PHONE_TYPES
+    # None: every phone type; else a list of phone type names
     allowed_phone_types: Mapped[list[str] | None] = mapped_column(JSON)
 
 
@@ -74,7 +73,7 @@ class Phone(IdMixin, TimestampMixin, VersionedMixin, Base):
         UniqueConstraint("did"),
         UniqueConstraint("mac"),
         UniqueConstraint("account_id", "sip_username"),
-        CheckConstraint("type IN ('desk_phone', 'generic_sip', 'hot_desk')", name="type_known"),
+        CheckConstraint("type IN (%s)" % ", ".join(f"'{name}'" for name in PHONE_TYPE_NAMES), name="type_known"),
         Index("ix_mivb_phones_dn_range", "dn_range_id", "dn"),
         Index("ix_mivb_phones_did_range", "did_range_id", "did"),
     )
@@ -103,3 +102,15 @@ class Phone(IdMixin, TimestampMixin, VersionedMixin, Base):
     sip_password_encrypted: Mapped[str | None] = mapped_column(String(500))
 
     service: Mapped[MivbService] = relationship(back_populates="phones")
+
+
+conflict_on("uq_mivb_service_categories_account_id_name_key", "name_taken",
+            "A service category with this name already exists.", field="name")
+conflict_on("pk_mivb_services", "product_exists", "This user already has the MiVoice Business product.",
+            field="product")
+conflict_on("pk_mivb_settings", "changed_meanwhile", "The settings were changed at the same time. Try again.")
+conflict_on("uq_mivb_phones_account_id_dn", "dn_taken", "This directory number is already in use.", field="dn")
+conflict_on("uq_mivb_phones_did", "did_taken", "This DID is already in use.", field="did")
+conflict_on("uq_mivb_phones_mac", "mac_taken", "This MAC address is already used by another phone.", field="mac")
+conflict_on("uq_mivb_phones_account_id_sip_username", "sip_username_taken", "This SIP username is already in use.",
+            field="sip")

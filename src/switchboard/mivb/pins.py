@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from switchboard.core.errors import ErrorItem
+from switchboard.core.i18n import N_
 
 MAX_LENGTH = 8
 
@@ -51,3 +52,18 @@ def generate(policy: Policy, dns: list[str]) -> str:
         pin = "".join(secrets.choice("0123456789") for _ in range(length))
         if not check(pin, policy, dns):
             return pin
+
+
+def requirements(policy: Policy) -> list[str]:
+    """The rules a pin must follow under `policy`, as message ids (shown beside the pin
+    field; the same rules check() applies)."""
+    rules = [N_("Digits only, at most 8.")]
+    if policy.min_length:
+        rules.append(N_("At least %(min)s digits."))
+    if policy.forbid_repeated:
+        rules.append(N_("Not one digit repeated (1111)."))
+    if policy.forbid_sequences:
+        rules.append(N_("Not a straight sequence (1234, 9876)."))
+    if policy.forbid_dn:
+        rules.append(N_("Not one of the user's DNs."))
+    return rules

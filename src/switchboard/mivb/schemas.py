@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from switchboard.core.validation import StrictSchema
+from switchboard.mivb.phone_types import NAMES
 
-PhoneType = Literal["desk_phone", "generic_sip", "hot_desk"]
+PhoneType = Literal[NAMES]  # type: ignore[valid-type]
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 MAC = re.compile(r"^[0-9A-F]{12}$")
 
@@ -155,7 +156,9 @@ class PhoneIn(StrictSchema):
 class PhonePatch(StrictSchema):
     model: str | None = Field(default=None, max_length=100)
     mac: str | None = None
-    dn: str | None = Field(default=None, max_length=7)
+    dn: str | None = Field(default=None, max_length=7, description="A new DN recreates the phone's voicemail box "
+                           "on the PBX: send confirm_dn_change: true with it (else 409 confirmation_required)")
+    confirm_dn_change: bool = Field(default=False, description="Confirms a DN change (see dn)")
     did: str | None = Field(default=None, max_length=16)
     voicemail: bool | None = None
     acd_agent: bool | None = None

@@ -18,8 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from switchboard.core import i18n
-from switchboard.accounts import service as accounts
+from switchboard.accounts import tenancy
 from switchboard.console.web import (
     FormDep,
     FormErrors,
@@ -29,9 +28,12 @@ from switchboard.console.web import (
     form_version,
     language,
     redirect,
+    refused_form,
     render,
 )
+from switchboard.core import i18n
 from switchboard.core.errors import ErrorItem, ServiceError
+from switchboard.mivb import phone_types
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx
@@ -40,7 +42,7 @@ router = APIRouter(include_in_schema=False)
 
 PAGE = "/accounts/{account_id}/settings/mivb"
 TEMPLATE = "mivb/settings.html"
-PHONE_TYPES = ("desk_phone", "generic_sip", "hot_desk")
+PHONE_TYPES = phone_types.NAMES
 MAX_RANGES = 200  # ranges listed per kind (an account rarely has more than a handful)
 _FIELD_HEAD = re.compile(r"[\[.]")
 
@@ -63,7 +65,7 @@ def _allowed(types: list[str]) -> list[str] | None:
 
 def _page_context(request: Request, viewer: Viewer, account_id: str) -> dict[str, Any]:
     ctx = viewer.ctx
-    account = accounts.require_account_admin(ctx, account_id)
+    account = tenancy.require_account_admin(ctx, account_id)
     gettext = i18n.gettext_for(language(request, account))
     connection = pbx.get_connection(ctx, account_id)
     catalog, catalog_error = None, None
@@ -71,7 +73,6 @@ def _page_context(request: Request, viewer: Viewer, account_id: str) -> dict[str
         try:
             catalog = pbx.get_catalog(ctx, account_id, allow_stale=True)  # never waits for the PBX
         except ServiceError as exc:
-            ctx.session.rollback()
             catalog_error = exc.errors[0].render(gettext)
     dn_total, dn_ranges = numbering.list_dn_ranges(ctx, account_id, limit=MAX_RANGES)
     did_total, did_ranges = numbering.list_did_ranges(ctx, account_id, limit=MAX_RANGES)
@@ -97,7 +98,7 @@ def _page_context(request: Request, viewer: Viewer, account_id: str) -> dict[str
             "allowed_phone_types": list(PHONE_TYPES) if category["allowed_phone_types"] is None
             else category["allowed_phone_types"]}
     return {
-        "account": account, "base": _base(account_id), "can_edit": viewer.user.role == "partner_admin",
+        "account": account, "base": _base(account_id), "can_edit": viewer.actor.can_edit_settings,
         "missing": missing, "connection": connection, "catalog": catalog, "catalog_error": catalog_error,
         "templates": templates, "template_options": [(name, name) for name in templates], "dn_ranges": dn_ranges, "dn_total": dn_total, "did_ranges": did_ranges,
         "did_total": did_total, "categories": categories, "licences": licences, "policy_version": policy_version,
@@ -139,9 +140,7 @@ def _refused(request: Request, viewer: Viewer, account_id: str, exc: ServiceErro
     top and bottom of its section and beside its fields, and the admin's input kept.
     Not allowed (an account admin's forged POST) is the error page, 403; not found (another
     tenant's account, a range deleted meanwhile) the error page, 404."""
-    if exc.status in (401, 403, 404):
-        raise exc  # the error page (the session is closed without this request's writes)
-    viewer.ctx.session.rollback()
+    refused_form(viewer, exc)
     context = _page_context(request, viewer, account_id)
     gettext = i18n.gettext_for(language(request, context["account"]))
     items = []
@@ -173,13 +172,11 @@ def save_connection(request: Request, account_id: str, viewer: ViewerDep, form: 
 def test_connection(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
     """htmx swaps the result into the section; without JavaScript the page comes back
     with it."""
-    account = accounts.get_account(viewer.ctx, account_id)
+    account = tenancy.get_account(viewer.ctx, account_id)
     try:
         result = pbx.test_connection(viewer.ctx, account_id)
     except ServiceError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        viewer.ctx.session.rollback()
+        refused_form(viewer, exc)
         gettext = i18n.gettext_for(language(request, account))
         result = {"ok": False, "detail": exc.errors[0].render(gettext), "pbx": None}
     if request.headers.get("hx-request"):

@@ -12,8 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from switchboard.core import i18n
-from switchboard.accounts import service as accounts
+from switchboard.accounts import tenancy
 from switchboard.audit import service as audit
 from switchboard.console.web import (
     FormDep,
@@ -25,19 +24,20 @@ from switchboard.console.web import (
     form_version,
     language,
     redirect,
+    refused_form,
     render,
 )
-from switchboard.core.errors import ErrorItem, ServiceError
-from switchboard.core.i18n import N_
+from switchboard.core import i18n
+from switchboard.core.errors import ServiceError
+from switchboard.mivb import pins
 from switchboard.mivb import service as mivb
+from switchboard.mivb.phone_types import COR_FIELDS, COS_FIELDS, PHONE_TYPES
 from switchboard.numbering import service as numbering
 from switchboard.pbx import service as pbx
-from switchboard.sync import service as sync
+from switchboard.sync import queue as sync
 
 router = APIRouter(include_in_schema=False)
 USER = "/accounts/{account_id}/users/{user_id}"
-PHONE_TYPES = ("desk_phone", "generic_sip", "hot_desk")
-ADVANCED = ("cos_day", "cos_night1", "cos_night2", "cor_day", "cor_night1", "cor_night2")
 
 
 def _user_url(account_id: str, user_id: str, anchor: str = "") -> str:
@@ -47,9 +47,8 @@ def _user_url(account_id: str, user_id: str, anchor: str = "") -> str:
 # ------------------------------------------------------------------ page context
 
 def _phone_label(gettext, phone: dict[str, Any]) -> str:
-    names = {"desk_phone": gettext("Desk phone"), "generic_sip": gettext("Generic SIP phone"),
-             "hot_desk": gettext("Hot desk")}
-    return f"{names.get(phone['type'], phone['type'])} {phone['dn']}"
+    kind = PHONE_TYPES.get(phone["type"])
+    return f"{gettext(kind.label) if kind else phone['type']} {phone['dn']}"
 
 
 def _sync_errors(gettext, config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,8 +65,7 @@ def _sync_errors(gettext, config: dict[str, Any]) -> list[dict[str, Any]]:
         target = f"phone-{phone['id']}" if phone else _programming_target(error.get("field"))
         where = _phone_label(gettext, phone) if phone else gettext("Service programming")
         listed.append({"target": target, "where": where, "message": error.get("message", ""),
-                       "code": error.get("code"), "from_pbx": error.get("source") == "pbx" or error.get("code") not in (
-                           "pbx_unreachable", "pbx_error", "pbx_bad_response", "internal_error")})
+                       "code": error.get("code"), "from_pbx": error.get("source") == "pbx"})
     return listed
 
 
@@ -86,12 +84,12 @@ def _form_errors_listed(errors: FormErrors, form: str | None) -> list[dict[str, 
 
 def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str, **extra: Any) -> dict[str, Any]:
     ctx = viewer.ctx
-    account = accounts.get_account(ctx, account_id)
-    user = accounts.get_user(ctx, account_id, user_id)
+    account = tenancy.get_account(ctx, account_id)
+    user = tenancy.get_user(ctx, account_id, user_id)
     gettext = i18n.gettext_for(language(request, account))
     products = mivb.list_products(ctx, account_id, user_id)
     config = mivb.get_config(ctx, account_id, user_id) if products else None
-    is_admin = viewer.user.role != "user"
+    is_admin = viewer.actor.can_manage_users
     context: dict[str, Any] = {"account": account, "user": user, "products": products, "config": config,
                                "is_admin": is_admin, "dialog": request.query_params.get("dialog"),
                                "form": None, "form_phone": None, "values": {}, "errors": FormErrors.empty()}
@@ -107,7 +105,7 @@ def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str
         context["next_dns"] = numbering.next_free_dns(ctx, account_id) if configured else []
         policy, _ = mivb.get_pin_policy(ctx, account_id)
         context["pin_policy"] = policy
-        context["pin_rules"] = pin_rules(policy)
+        context["pin_rules"] = pins.requirements(pins.Policy(**policy))
         _, history = audit.list_for_account(ctx, account_id, limit=25, offset=0, subject_id=user_id)
         context["history"] = history
     listed = _form_errors_listed(context["errors"], context["form"])
@@ -125,8 +123,10 @@ def _page(request: Request, viewer: Viewer, account_id: str, user_id: str, statu
 
 def _refused(request: Request, viewer: Viewer, account_id: str, user_id: str, exc: ServiceError, *,
              form: str, values: dict[str, Any], phone_id: str | None = None, dialog: str | None = None):
-    viewer.ctx.session.rollback()
-    account = accounts.get_account(viewer.ctx, account_id)
+    """The user page again, with the refused form's errors (not found and not allowed are
+    the error page)."""
+    refused_form(viewer, exc)
+    account = tenancy.get_account(viewer.ctx, account_id)
     gettext = i18n.gettext_for(language(request, account))
     extra = {"errors": FormErrors.from_error(exc, gettext), "form": form, "values": values,
              "form_phone": phone_id}
@@ -224,10 +224,11 @@ def _phone_input(form: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {"type": form.get("type", "")}
     if form.get("dn"):
         data["dn"] = form["dn"]
-    if data["type"] == "hot_desk":
+    kind = PHONE_TYPES.get(data["type"])
+    if kind is not None and kind.allows("acd_agent"):
         data["acd_agent"] = form.get("acd_agent") == "on"
-        if form.get("external_phone") == "on":
-            data["external_phone"] = {"number": form.get("external_number", "")}
+    if kind is not None and kind.allows("external_phone") and form.get("external_phone") == "on":
+        data["external_phone"] = {"number": form.get("external_number", "")}
     return data
 
 
@@ -247,22 +248,24 @@ def add_phone(request: Request, account_id: str, user_id: str, viewer: ViewerDep
 
 
 def _phone_changes(form: dict[str, str], phone_type: str) -> dict[str, Any]:
-    changes: dict[str, Any] = {"voicemail": form.get("voicemail") == "on"}
+    kind = PHONE_TYPES[phone_type]
+    changes: dict[str, Any] = {"voicemail": form.get("voicemail") == "on",
+                               "confirm_dn_change": form.get("confirm_dn_change") == "on"}
     if form.get("dn"):
         changes["dn"] = form["dn"]
-    if phone_type != "hot_desk":
-        if form.get("model"):
-            changes["model"] = form["model"]
-    if phone_type == "desk_phone":
+    if kind.has_device and form.get("model"):
+        changes["model"] = form["model"]
+    if kind.has_mac:
         changes["mac"] = form.get("mac") or None
     advanced: dict[str, Any] = {}
-    for name in ADVANCED:
+    for name in COS_FIELDS + COR_FIELDS:
         raw = form.get(name, "")
         advanced[name] = int(raw) if raw.isdigit() else (raw or None)
     advanced["language"] = form.get("language") or None
     changes["advanced"] = advanced
-    if phone_type == "hot_desk":
+    if kind.allows("acd_agent"):
         changes["acd_agent"] = form.get("acd_agent") == "on"
+    if kind.allows("external_phone"):
         changes["external_phone"] = ({"number": form.get("external_number", "")}
                                      if form.get("external_phone") == "on" else None)
     return changes
@@ -274,10 +277,6 @@ def save_phone(request: Request, account_id: str, user_id: str, phone_id: str, v
     changes = _phone_changes(form, current["type"])
     values = dict(form)
     try:
-        if changes.get("dn") and changes["dn"] != current["dn"] and form.get("confirm_dn_change") != "on":
-            raise ServiceError(errors=[ErrorItem(
-                "confirm_dn_change", "Changing the DN recreates the phone's voicemail box on the PBX: "
-                "tick the box to confirm.", "confirm_dn_change")])
         mivb.update_phone(viewer.ctx, account_id, user_id, phone_id, changes, expected_version=form_version(form))
     except ServiceError as exc:
         return _refused(request, viewer, account_id, user_id, exc, form=f"phone-{phone_id}", values=values,
@@ -307,18 +306,3 @@ def retry_now(request: Request, account_id: str, user_id: str, viewer: ViewerDep
         return _refused(request, viewer, account_id, user_id, exc, form="sync", values={})
     flash(request, "Pushing to the PBX again now.")
     return redirect(_user_url(account_id, user_id, "configuration"))
-
-
-def pin_rules(policy: dict[str, Any]) -> list[str]:
-    """The requirements shown beside the pin field (message ids)."""
-    rules = [N_("Digits only, at most 8.")]
-    if policy["min_length"]:
-        rules.append(N_("At least %(min)s digits."))
-    if policy["forbid_repeated"]:
-        rules.append(N_("Not one digit repeated (1111)."))
-    if policy["forbid_sequences"]:
-        rules.append(N_("Not a straight sequence (1234, 9876)."))
-    if policy["forbid_dn"]:
-        rules.append(N_("Not one of the user's DNs."))
-    return rules
-

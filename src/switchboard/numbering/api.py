@@ -14,7 +14,7 @@ from switchboard.api_support import (
     PagingDep,
     set_etag,
 )
-from switchboard.numbering import service
+from switchboard.numbering import ranges as service
 from switchboard.numbering.schemas import (
     AvailableDns,
     DidRangeCreate,
@@ -29,7 +29,7 @@ DN_RANGES = "/accounts/{account_id}/mivb/dn-ranges"
 DID_RANGES = "/accounts/{account_id}/mivb/did-ranges"
 
 
-def dn_range_out(info: service.DnRangeInfo) -> DnRangeOut:
+def dn_range_out(info: service.RangeInfo) -> DnRangeOut:
     rng = info.range
     return DnRangeOut(id=rng.id, account_id=rng.account_id, prefix=rng.prefix or "", start=rng.start, end=rng.end,
                       first_dn=(rng.prefix or "") + rng.start, last_dn=(rng.prefix or "") + rng.end,
@@ -37,7 +37,7 @@ def dn_range_out(info: service.DnRangeInfo) -> DnRangeOut:
                       created_at=rng.created_at, updated_at=rng.updated_at)
 
 
-def did_range_out(info: service.DidRangeInfo) -> DidRangeOut:
+def did_range_out(info: service.RangeInfo) -> DidRangeOut:
     rng = info.range
     return DidRangeOut(id=rng.id, account_id=rng.account_id, start=rng.start, end=rng.end, first_dn=rng.first_dn,
                        last_dn=info.last_dn, size=info.size, used=info.used, free=info.free, version=rng.version,

@@ -15,7 +15,6 @@ from pydantic_core import PydanticCustomError
 from switchboard.core.validation import StrictSchema
 
 MAX_DN_LENGTH = 7
-MAX_PREFIX_LENGTH = 4
 DIGITS = re.compile(r"[0-9]{1,7}")
 PREFIX = re.compile(r"[0-9*#]{0,4}")
 # A DN: an optional prefix of up to 4 characters out of 0-9 * #, then digits; 7 at most.

@@ -19,9 +19,6 @@ class PbxIssue:
     field: str | None = None
     phone: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "field": self.field, "phone_id": self.phone}
-
 
 @dataclass
 class PhoneOutcome:
@@ -48,6 +45,9 @@ class PbxError(Exception):
 
     code = "pbx_error"
     retryable = True
+    # Whether the issues are the PBX's own answer (a refusal, its error), rather than the
+    # way to it failing (no answer, garbage).
+    said_by_pbx = True
 
     def __init__(self, message: str, issues: list[PbxIssue] | None = None) -> None:
         super().__init__(message)
@@ -57,6 +57,8 @@ class PbxError(Exception):
 
 class PbxUnreachable(PbxError):
     """No connection, a timeout, or the gateway says the PBX is unavailable."""
+
+    said_by_pbx = False
 
     code = "pbx_unreachable"
 
@@ -71,6 +73,7 @@ class PbxBadResponse(PbxError):
     """The answer is not what the protocol promises (not JSON, wrong types, too large)."""
 
     code = "pbx_bad_response"
+    said_by_pbx = False
 
 
 class PbxRefused(PbxError):

@@ -10,14 +10,15 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from switchboard.accounts import service as accounts
 from switchboard.accounts.models import User
+from switchboard.accounts.tenancy import require_account_admin
 from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
+from switchboard.core.uow import end_read_transaction
 from switchboard.mivb.desired_state import user_state
 from switchboard.mivb.models import MivbService
-from switchboard.pbx import service as pbx
-from switchboard.sync import service as sync
+from switchboard.pbx.connection import open_connector, target_of
+from switchboard.sync import queue
 
 USER_FIELDS = ("first_name", "last_name", "email", "template", "group", "user_pin", "location", "department")
 PHONE_FIELDS = ("type", "dn", "did", "model", "mac", "voicemail", "acd_agent", "external_phone", "sip")
@@ -83,22 +84,24 @@ def compare_user(user_id: str, name: str, desired: dict[str, Any], actual: dict[
 
 def verify(ctx: ServiceContext, account_id: str, *, repair: bool = False,
            progress: Callable[[int, int], None] | None = None) -> list[Difference]:
-    account = accounts.require_account_admin(ctx, account_id)
+    account = require_account_admin(ctx, account_id)
     services = ctx.session.scalars(
         select(MivbService).where(MivbService.account_id == account_id, MivbService.service_category_id.is_not(None))
         .options(selectinload(MivbService.phones))).all()
     users = {u.id: u for u in ctx.session.scalars(select(User).where(User.account_id == account_id)).all()}
-    connector = pbx.connector_for(ctx, account_id)
+    target = target_of(ctx, account_id)
+    desired = {s.user_id: user_state(users[s.user_id], s, ctx.rt.secret_box) for s in services}
+    end_read_transaction(ctx.session)  # what follows reads the PBX, user by user
+    connector = open_connector(ctx, target)
     differences: list[Difference] = []
     to_push: list[MivbService] = []
     try:
         on_pbx = {u["user_key"] for u in connector.list_users()}
         for done, service in enumerate(services, start=1):
             user = users[service.user_id]
-            desired = user_state(user, service, ctx.rt.secret_box)
             actual = connector.read_user(service.user_id) if service.user_id in on_pbx else None
             found = ([Difference(user.id, user.full_name, "missing_user")] if actual is None
-                     else compare_user(user.id, user.full_name, desired, actual))
+                     else compare_user(user.id, user.full_name, desired[service.user_id], actual))
             if found:
                 differences += found
                 to_push.append(service)
@@ -112,11 +115,11 @@ def verify(ctx: ServiceContext, account_id: str, *, repair: bool = False,
         connector.close()
     if repair and differences:
         for service in to_push:
-            sync.enqueue_push(ctx.session, service)
+            queue.enqueue_push(ctx.session, service)
         for key in extras:
-            sync.enqueue_remove(ctx.session, account_id, key)
+            queue.enqueue_remove(ctx.session, account_id, key)
         audit.record(ctx, action="repair", object_type="mivb_sync", object_id=account_id, account_id=account_id,
                      partner_id=account.partner_id,
                      after={"pushes": len(to_push), "removals": len(extras)})
-        ctx.session.commit()
+        ctx.session.flush()
     return differences

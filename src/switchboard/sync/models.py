@@ -8,8 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from switchboard.core.db import Base, UTCDateTime, utcnow
 
-JOB_KINDS = ("push_user", "remove_user")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "superseded")
+OPEN_JOB_STATES = ("queued", "running")
 SYNC_STATES = ("pending", "syncing", "synced", "failed")
 
 

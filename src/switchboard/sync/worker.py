@@ -28,6 +28,7 @@ from switchboard.pbx.connector import PbxConnector, PbxError, PbxIssue, PushOutc
 from switchboard.pbx.models import MivbConnection
 from switchboard.core.runtime import Runtime
 from switchboard.sync.models import SyncJob, SyncStatus
+from switchboard.sync.queue import purge_deleted_accounts
 
 log = logging.getLogger("switchboard.sync")
 
@@ -49,8 +50,10 @@ class JobResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _issue_json(issue: PbxIssue) -> dict[str, Any]:
-    out = {"code": issue.code, "message": issue.message, "source": "pbx"}
+def _issue_json(issue: PbxIssue, source: str = "pbx") -> dict[str, Any]:
+    """An error as the sync records it; source says who said it: the PBX ("pbx"), the
+    way to it ("transport") or Switchboard itself ("switchboard")."""
+    out = {"code": issue.code, "message": issue.message, "source": source}
     if issue.field:
         out["field"] = issue.field
     if issue.phone:
@@ -118,12 +121,21 @@ class Worker:
         while not stop.is_set():
             try:
                 ran = self.run_once()
+                if not ran:
+                    self.purge()
             except Exception:  # a worker never dies of one bad round; it logs and goes on
                 log.exception("sync worker round failed")
                 ran = 0
             if not ran:
                 stop.wait(idle_seconds)
         self.close()
+
+    def purge(self) -> int:
+        """Deletes the accounts marked deleted whose removals have all reached the PBX."""
+        with self.session_factory() as session:
+            purged = purge_deleted_accounts(session)
+            session.commit()
+            return purged
 
     def close(self) -> None:
         for connector in self._connectors.values():
@@ -210,15 +222,18 @@ class Worker:
     def _apply(self, job: SyncJob, plan, outcome: PushOutcome | None, failure: Exception | None,
                status: SyncStatus | None, now, newer_change: bool = False) -> JobResult:
         if plan is not None and plan["action"] == "not_connected":
-            errors = [{"code": "pbx_not_connected", "message": "This account is not connected to a MiVoice Business yet."}]
+            errors = [{"code": "pbx_not_connected", "message": "This account is not connected to a MiVoice Business yet.",
+                       "source": "switchboard"}]
             self._set_status(status, "failed", errors, None, now)
             return JobResult(job.id, "failed", errors)
         if failure is not None:
             if isinstance(failure, PbxError):
-                errors = [_issue_json(i) for i in failure.issues]
+                source = "pbx" if failure.said_by_pbx else "transport"
+                errors = [_issue_json(i, source) for i in failure.issues]
                 retryable = failure.retryable
             else:
-                errors = [{"code": "internal_error", "message": f"Unexpected error while pushing: {type(failure).__name__}"}]
+                errors = [{"code": "internal_error", "message": f"Unexpected error while pushing: {type(failure).__name__}",
+                           "source": "switchboard"}]
                 retryable = True
             give_up = not retryable or job.attempts >= self.retry.max_attempts
             # While retries go on the user shows "pending" with the last error, so the

@@ -1,23 +1,26 @@
-"""Sync jobs and sync state.
+"""The sync queue: jobs that push a user's desired state to the account's PBX (or remove
+it), and the sync state the console shows.
 
-A job is only ever added inside the caller's transaction (nothing here commits, except the
-entry points an admin calls), so a change and its push are committed together."""
+A job is only ever added inside the caller's unit of work, so a change and its push are
+committed together. The MiVB service asks for pushes through its hooks
+(mivb.events.push_requested / remove_requested), which this module answers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.accounts import service as accounts
-from switchboard.accounts.models import User
+from switchboard.accounts.models import Account, User
+from switchboard.accounts.tenancy import get_user, require_account_admin
 from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import Conflict
 from switchboard.mivb.models import MivbService
-from switchboard.sync.models import SyncJob, SyncStatus
+from switchboard.pbx.models import MivbConnection
+from switchboard.sync.models import OPEN_JOB_STATES, SyncJob, SyncStatus
 
 
 def _supersede_queued_pushes(session: Session, account_id: str, user_id: str) -> None:
@@ -64,44 +67,20 @@ def enqueue_remove(session: Session, account_id: str, user_id: str) -> SyncJob:
 
 def push_now(ctx: ServiceContext, account_id: str, user_id: str) -> SyncJob:
     """An admin's "Retry now": push the user's current state again, at once."""
-    account = accounts.require_account_admin(ctx, account_id)
-    accounts.get_user(ctx, account_id, user_id)
+    account = require_account_admin(ctx, account_id)
+    get_user(ctx, account_id, user_id)
     service = ctx.session.get(MivbService, user_id)
     if service is None or service.service_category_id is None:
         raise Conflict("not_configured", "This user has no MiVoice Business service to push.")
     job = enqueue_push(ctx.session, service)
-    audit.record(ctx, action="sync", object_type="mivb_service", object_id=user_id, object_repr="push", subject_id=user_id,
-                 account_id=account_id, partner_id=account.partner_id)
-    ctx.session.commit()
+    audit.record(ctx, action="sync", object_type="mivb_service", object_id=user_id, object_repr="push",
+                 subject_id=user_id, account_id=account_id, partner_id=account.partner_id)
+    ctx.session.flush()
     return job
 
 
-def _waiting_job(session: Session, account_id: str, user_id: str) -> SyncJob | None:
-    return session.scalar(
-        select(SyncJob).where(SyncJob.account_id == account_id, SyncJob.user_id == user_id,
-                              SyncJob.state.in_(("queued", "running"))).order_by(SyncJob.id.desc()).limit(1))
-
-
-def user_sync(session: Session, service: MivbService) -> dict[str, Any]:
-    """The `sync` part of a user's MiVB configuration."""
-    status = session.get(SyncStatus, service.user_id)
-    job = _waiting_job(session, service.account_id, service.user_id)
-    return {
-        "state": status.state if status else "pending",
-        "errors": status.errors if status else [],
-        "updated_at": status.updated_at if status else None,
-        "next_attempt_at": job.run_after if job is not None and job.state == "queued" else None,
-        "attempts": job.attempts if job is not None else 0,
-    }
-
-
-def phone_sync(status: SyncStatus | None, phone_id: str) -> dict[str, Any]:
-    entry = (status.phones or {}).get(phone_id) if status else None
-    return {"state": entry["state"], "errors": entry.get("errors", [])} if entry else {"state": "pending", "errors": []}
-
-
 def account_summary(ctx: ServiceContext, account_id: str, *, limit: int = 100) -> dict[str, Any]:
-    accounts.require_account_admin(ctx, account_id)
+    require_account_admin(ctx, account_id)
     counts = dict(ctx.session.execute(
         select(SyncStatus.state, func.count()).join(MivbService, MivbService.user_id == SyncStatus.user_id)
         .where(SyncStatus.account_id == account_id, MivbService.service_category_id.is_not(None))
@@ -111,7 +90,7 @@ def account_summary(ctx: ServiceContext, account_id: str, *, limit: int = 100) -
         .where(SyncStatus.account_id == account_id, SyncStatus.state == "failed")
         .order_by(User.last_name, User.first_name).limit(limit)).all()
     in_flight = ctx.session.scalar(select(func.count()).select_from(SyncJob).where(
-        SyncJob.account_id == account_id, SyncJob.state.in_(("queued", "running")))) or 0
+        SyncJob.account_id == account_id, SyncJob.state.in_(OPEN_JOB_STATES))) or 0
     return {
         "counts": {state: counts.get(state, 0) for state in ("pending", "syncing", "synced", "failed")},
         "jobs_in_flight": in_flight,
@@ -123,9 +102,30 @@ def account_summary(ctx: ServiceContext, account_id: str, *, limit: int = 100) -
 def pbx_reachability(session: Session) -> dict[str, int]:
     """Connected accounts, and how many of them the sync is retrying because the last push
     failed (readiness report: a customer's PBX being down is news, not unreadiness)."""
-    from switchboard.pbx.models import MivbConnection
-
     connections = session.scalar(select(func.count()).select_from(MivbConnection)) or 0
     retrying = session.scalar(select(func.count(func.distinct(SyncJob.account_id))).where(
         SyncJob.state == "queued", SyncJob.attempts > 0)) or 0
     return {"connections": connections, "accounts_retrying": retrying}
+
+
+# ---------------------------------------------------------------- deleted accounts
+
+def _open_jobs_of(account_id: str):
+    return exists().where(SyncJob.account_id == account_id, SyncJob.state.in_(OPEN_JOB_STATES))
+
+
+def on_account_deleted(ctx: ServiceContext, account: Account) -> None:
+    """An account marked deleted goes at once when nothing is left to push for it; else
+    the worker purges it once its removals have reached the PBX (purge_deleted_accounts)."""
+    if not ctx.session.scalar(select(_open_jobs_of(account.id))):
+        ctx.session.delete(account)
+        ctx.session.flush()
+
+
+def purge_deleted_accounts(session: Session) -> int:
+    """Deletes the accounts marked deleted whose jobs have all ended. Returns how many."""
+    purgeable = select(Account.id).where(Account.deleted_at.is_not(None), ~_open_jobs_of(Account.id))
+    ids = list(session.scalars(purgeable))
+    if ids:
+        session.execute(delete(Account).where(Account.id.in_(ids)))
+    return len(ids)

@@ -1,0 +1,84 @@
+"""The unit of work: one session per request, CLI command or job step, committed once at
+its end or rolled back on any error. Services only add, flush and raise; the edges (routes,
+pages, commands, worker steps) open a unit of work and nothing else commits.
+
+Slow outside work (a PBX call) never runs inside a write transaction: a service that must
+call the PBX reads what it needs, calls ``end_read_transaction`` (which refuses if this
+unit of work has already written anything), calls out, then writes its result."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+_WROTE = "switchboard_wrote"
+
+
+@contextmanager
+def unit_of_work(session_factory: sessionmaker) -> Iterator[Session]:
+    """A session whose work is committed when the block ends, rolled back if it raises."""
+    session = session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException as exc:
+        finish_failed(session, exc)
+        raise
+    finally:
+        session.close()
+
+
+def finish_failed(session: Session, exc: BaseException) -> None:
+    """Rolls back the work of a unit that raised, except for the refusals whose writes
+    must be kept (``ServiceError.keep_writes``: a failed sign-in's record)."""
+    if getattr(exc, "keep_writes", False):
+        try:
+            session.commit()
+            return
+        except Exception:  # the record could not be kept: the refusal still stands
+            pass
+    session.rollback()
+
+
+def has_written(session: Session) -> bool:
+    """Whether the session's current transaction holds changes (pending or flushed)."""
+    if session.new or session.deleted or session.info.get(_WROTE):
+        return True
+    # "dirty" is optimistic (a merge or an attribute set to its own value counts): only net
+    # changes are writes.
+    return any(session.is_modified(obj) for obj in session.dirty)
+
+
+def end_read_transaction(session: Session) -> None:
+    """Ends a transaction that has only read, so that what comes next (a PBX call) holds no
+    database lock. Objects already loaded stay usable. Refuses when the unit of work has
+    written: the outside call must come before the writes, never between them."""
+    if has_written(session):
+        raise RuntimeError("a PBX call was attempted inside a write transaction")
+    if session.in_transaction():
+        session.commit()
+
+
+@event.listens_for(Session, "before_flush")
+def _mark_flushed_writes(session: Session, _flush_context, _instances) -> None:
+    if session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty):
+        session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _mark_statement_writes(orm_execute_state) -> None:
+    if orm_execute_state.is_insert or orm_execute_state.is_update or orm_execute_state.is_delete:
+        orm_execute_state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _clear_after_commit(session: Session) -> None:
+    session.info.pop(_WROTE, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _clear_after_rollback(session: Session) -> None:
+    session.info.pop(_WROTE, None)

@@ -1,0 +1,89 @@
+"""The PBX catalogue (templates, groups, locations, departments, models, COS/COR), kept
+in the database and read again from the PBX when it is older than the TTL.
+
+A read of the PBX never happens inside a write transaction: a service that needs the
+catalogue asks for it before it writes, and a refresh ends the (read-only) transaction
+before the call (core.uow.end_read_transaction refuses otherwise)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from switchboard.accounts.tenancy import require_account_admin
+from switchboard.core.context import ServiceContext
+from switchboard.core.db import utcnow
+from switchboard.core.hooks import Hook
+from switchboard.core.uow import end_read_transaction
+from switchboard.pbx.connection import PbxUnavailable, open_connector, target_of
+from switchboard.pbx.connector import PbxBadResponse, PbxError
+from switchboard.pbx.models import MivbCatalog
+
+# (ctx, account_id, dns_in_use): the PBX said which DNs it uses (numbering keeps them
+# out of allocation).
+catalog_refreshed = Hook("pbx.catalog_refreshed")
+
+
+class _Template(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    phones: list[dict[str, Any]] = []
+
+
+class _Catalog(BaseModel):
+    """What a catalogue must look like before anything relies on it."""
+
+    model_config = ConfigDict(extra="ignore")
+    templates: list[_Template] = []
+    groups: list[dict[str, Any]] = []
+    locations: list[str] = []
+    departments: list[str] = []
+    device_models: list[dict[str, Any]] = []
+    cos: list[int] = []
+    cor: list[int] = []
+    languages: list[str] = []
+    dns_in_use: list[str] = []
+
+
+def _view(cached: MivbCatalog, stale: bool) -> dict[str, Any]:
+    return {**cached.data, "fetched_at": cached.fetched_at, "stale": stale}
+
+
+def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
+                allow_stale: bool = False) -> dict[str, Any]:
+    """The catalogue, read again when asked or older than the TTL. When the PBX cannot be
+    read, the last known catalogue is returned marked stale (an admin's work must not stop
+    because the PBX is down); with none known, the error is raised. allow_stale: any
+    cached catalogue will do (pages that only show choices never wait for the PBX)."""
+    require_account_admin(ctx, account_id)
+    cached = ctx.session.get(MivbCatalog, account_id)
+    fresh_enough = cached is not None and utcnow() - cached.fetched_at < timedelta(seconds=ctx.rt.catalog_ttl_seconds)
+    if cached is not None and (fresh_enough or allow_stale) and not refresh:
+        return _view(cached, not fresh_enough)
+    target = target_of(ctx, account_id)
+    end_read_transaction(ctx.session)
+    connector = open_connector(ctx, target)
+    try:
+        raw = connector.catalog()
+        try:
+            data = _Catalog.model_validate(raw).model_dump()
+        except ValidationError as exc:
+            raise PbxBadResponse(f"The PBX's catalogue is malformed ({exc.error_count()} problems).") from None
+    except PbxError as exc:
+        if cached is not None:
+            return _view(cached, True)
+        raise PbxUnavailable(exc.code, "The PBX catalogue cannot be read: %(reason)s", reason=exc.message) from None
+    finally:
+        connector.close()
+    catalog_refreshed(ctx, account_id, data.pop("dns_in_use"))
+    now = utcnow()
+    cached = ctx.session.get(MivbCatalog, account_id)
+    if cached is None:
+        cached = MivbCatalog(account_id=account_id, data=data, fetched_at=now)
+        ctx.session.add(cached)
+    else:
+        cached.data, cached.fetched_at = data, now
+    ctx.session.flush()
+    return {**data, "fetched_at": now, "stale": False}
