@@ -5,6 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from switchboard.mivb_sim import defaults
 from switchboard.mivb_sim.schema import FaultsIn, SeedIn, UserIn
 from switchboard.mivb_sim.state import Pbx, SeedError
 
@@ -326,6 +327,13 @@ def test_seed_replaces_parts_and_seed_users_are_applied():
     assert pbx.system_info()["name"] == "Lab" and pbx.system_info()["version"] == "10.1.0.0"
     assert pbx.catalog_view()["locations"] == ["Head Office", "Paris", "Berlin"]
     assert pbx.get_user("s1")["phones"][0]["voicemail_box"]["box_id"] == 1
+
+
+def test_seeded_templates_keep_their_nulls():
+    templates = [{**t, "location": None} for t in defaults.CATALOG["templates"]]
+    pbx = small_pbx(catalog={"templates": templates})
+    assert pbx.catalog_view()["templates"] == templates
+    assert pbx.put_user("u1", user(hot("h", "2001"), template="Hot Desk Agent")).errors == []
 
 
 def test_invalid_seed_user_or_template_is_refused():

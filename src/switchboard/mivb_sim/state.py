@@ -259,7 +259,10 @@ class Pbx:
         self.system = {**defaults.SYSTEM, **seed.system.model_dump(exclude_none=True)}
         self.licences = {**defaults.LICENCES, **seed.licences.model_dump(exclude_none=True)}
         self.capacity = {**defaults.CAPACITY, **seed.capacity.model_dump(exclude_none=True)}
-        self.catalog = {**copy.deepcopy(defaults.CATALOG), **seed.catalog.model_dump(exclude_none=True)}
+        # Only the catalogue lists left out (None) keep their default; nulls inside a given list
+        # (a hot desk template phone's model, a template without location) are values.
+        given = {name: value for name, value in seed.catalog.model_dump().items() if value is not None}
+        self.catalog = {**copy.deepcopy(defaults.CATALOG), **given}
         self._check_catalog()
         self.users: dict[str, dict[str, Any]] = {}
         # Seed users are what the PBX held before any client: loaded through the PUT rules
