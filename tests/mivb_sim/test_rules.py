@@ -5,6 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from switchboard.mivb_sim import defaults
 from switchboard.mivb_sim.schema import FaultsIn, SeedIn, UserIn
 from switchboard.mivb_sim.state import Pbx, SeedError
 
@@ -328,6 +329,13 @@ def test_seed_replaces_parts_and_seed_users_are_applied():
     assert pbx.get_user("s1")["phones"][0]["voicemail_box"]["box_id"] == 1
 
 
+def test_seeded_templates_keep_their_nulls():
+    templates = [{**t, "location": None} for t in defaults.CATALOG["templates"]]
+    pbx = small_pbx(catalog={"templates": templates})
+    assert pbx.catalog_view()["templates"] == templates
+    assert pbx.put_user("u1", user(hot("h", "2001"), template="Hot Desk Agent")).errors == []
+
+
 def test_invalid_seed_user_or_template_is_refused():
     with pytest.raises(SeedError, match="s1"):
         small_pbx(users=[{"user_key": "s1", "first_name": "A", "last_name": "B", "template": "Nope"}])
@@ -368,6 +376,78 @@ def test_reset_restores_seed_and_keeps_revision_counting(tmp_path):
     assert pbx.revision == revision + 1
     assert pbx.log == [{"seq": revision + 1, "op": "reset", "user_key": None}]
     assert json.loads((tmp_path / "s.json").read_text())["users"] == []
+
+
+def seed_user(key, *phones, **fields):
+    return {"user_key": key, **user(*phones, **fields).model_dump(exclude={"user_key"}, exclude_none=True)}
+
+
+def test_seed_users_are_not_logged_and_reset_logs_only_itself():
+    pbx = small_pbx(users=[seed_user("s1", desk("p1", "2001")), seed_user("s2", desk("p1", "2002"))])
+    assert [u["user_key"] for u in pbx.list_users()] == ["s1", "s2"]
+    assert pbx.revision == 0 and pbx.log == []
+    pbx.put_user("u1", user(desk("p1", "2003")))
+    pbx.reset()
+    assert [u["user_key"] for u in pbx.list_users()] == ["s1", "s2"]
+    assert pbx.log == [{"seq": 2, "op": "reset", "user_key": None}]
+
+
+def test_seed_user_keys_must_be_unique():
+    with pytest.raises(ValidationError, match="more than once"):
+        SeedIn.model_validate({"users": [seed_user("s1"), seed_user("s1")]})
+
+
+def test_seed_users_are_checked_against_each_other():
+    with pytest.raises(SeedError, match="s2.*2001 is already in use"):
+        small_pbx(users=[seed_user("s1", desk("p1", "2001")), seed_user("s2", desk("p1", "2001"))])
+    with pytest.raises(SeedError, match="s3.*Multi-Device User"):
+        small_pbx(licences={"mdu": 2}, users=[seed_user(f"s{i}", group="Executive MDUG") for i in (1, 2, 3)])
+    with pytest.raises(SeedError, match="s2.*ACD agent"):
+        small_pbx(licences={"acd_agents": 1},
+                  users=[seed_user(f"s{i}", hot("h", f"200{i}", acd_agent=True)) for i in (1, 2)])
+
+
+def over_limit_prg(legacy=True):
+    """Support PRG seeded with 10 phones over three users."""
+    return small_pbx(legacy_group_limits=legacy, users=[
+        seed_user("s1", *[desk(f"p{i}", f"210{i}") for i in range(4)], group="Support PRG"),
+        seed_user("s2", *[desk(f"p{i}", f"220{i}") for i in range(4)], group="Support PRG"),
+        seed_user("s3", desk("p0", "2300"), sip("p1", "2301"), group="Support PRG"),
+    ])
+
+
+def test_group_limit_applies_to_seeds_unless_legacy():
+    with pytest.raises(SeedError, match="s3.*Support PRG.*would have 10"):
+        over_limit_prg(legacy=False)
+    pbx = over_limit_prg()
+    assert [len(u["dns"]) for u in pbx.list_users() if u["group"] == "Support PRG"] == [4, 4, 2]
+    assert pbx.log == []
+
+
+def test_legacy_limit_escape_does_not_relax_other_seed_rules():
+    with pytest.raises(SeedError, match="group_twin|External twin"):
+        small_pbx(legacy_group_limits=True, users=[seed_user("s1", desk("p1", "2001"), group="Mobile Twin MDUG")])
+    with pytest.raises(SeedError, match="at most 8 phones"):
+        small_pbx(legacy_group_limits=True,
+                  users=[seed_user("s1", *[desk(f"p{i}", f"210{i}") for i in range(9)], group="Support PRG")])
+
+
+def test_over_limit_group_cannot_grow_but_its_members_can_change_or_leave():
+    pbx = over_limit_prg()
+    grow = pbx.put_user("s3", user(desk("p0", "2300"), sip("p1", "2301"), desk("p2", "2302"), group="Support PRG"))
+    assert [(e.code, e.field) for e in grow.errors] == [("group_full", "group")]
+    newcomer = pbx.put_user("u1", user(desk("p0", "2400"), group="Support PRG"))
+    assert codes(newcomer) == ["group_full"]
+    # same members, other settings: allowed (a MiVB does not re-check members it already has)
+    assert pbx.put_user("s3", user(desk("p0", "2300"), sip("p1", "2301"), group="Support PRG",
+                                   user_pin="1234")).errors == []
+    # shrinking is allowed, and the group still cannot grow back past the limit
+    assert pbx.put_user("s3", user(desk("p0", "2300"), group="Support PRG")).errors == []
+    assert codes(pbx.put_user("s3", user(desk("p0", "2300"), sip("p1", "2301"), group="Support PRG"))) == [
+        "group_full"]
+    assert pbx.put_user("s3", user(desk("p0", "2300"), group=None)).errors == []
+    assert codes(pbx.put_user("s3", user(desk("p0", "2300"), group="Support PRG"))) == ["group_full"]  # rejoining grows
+    assert pbx.revision == 3 and [e["op"] for e in pbx.log] == ["update_user"] * 3
 
 
 # ----- shapes -----------------------------------------------------------------------

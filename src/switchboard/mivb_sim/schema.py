@@ -148,12 +148,20 @@ class SeedIn(_Strict):
     licences: LicencesIn = LicencesIn()
     capacity: CapacityIn = CapacityIn()
     catalog: CatalogIn = CatalogIn()
+    # Legacy configuration predating the group rule: seed users may fill a group past its
+    # member limit. Only seed loading is affected; client PUTs still cannot grow such a group.
+    legacy_group_limits: bool = False
     users: list[UserIn] = []
 
     @model_validator(mode="after")
-    def _users_have_keys(self) -> "SeedIn":
+    def _users_have_unique_keys(self) -> "SeedIn":
         if any(user.user_key is None for user in self.users):
             raise ValueError("every seed user needs a user_key")
+        seen: set[str | None] = set()
+        for user in self.users:
+            if user.user_key in seen:
+                raise ValueError(f"seed user key {user.user_key!r} appears more than once")
+            seen.add(user.user_key)
         return self
 
 

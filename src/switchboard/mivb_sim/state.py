@@ -107,6 +107,18 @@ def _numbers(phone: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+@dataclass
+class _Tally:
+    """What a set of configured users holds: numbers (→ who holds them), licence and capacity
+    use, and phones per group. Built in one pass over the users for a PUT, or kept up to date
+    user by user while a seed loads, so loading N seed users stays linear."""
+
+    numbers: dict[tuple[str, str], str]
+    usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("users", "devices", "ip_users", "ehdu", "acd_agents", "mdu"), 0))
+    group_members: dict[str, int] = field(default_factory=dict)
+
+
 class Pbx:
     """One PBX. Every public method takes the lock, so concurrent requests are safe."""
 
@@ -232,7 +244,8 @@ class Pbx:
             return True
 
     def reset(self) -> None:
-        """Back to the seeded configuration; the revision keeps counting up."""
+        """Back to the seeded configuration; the revision keeps counting up. The log then holds
+        the `reset` entry only: reloading the seed users is not a client write."""
         with self._lock:
             self.log.clear()
             self._record("reset", None)
@@ -246,15 +259,24 @@ class Pbx:
         self.system = {**defaults.SYSTEM, **seed.system.model_dump(exclude_none=True)}
         self.licences = {**defaults.LICENCES, **seed.licences.model_dump(exclude_none=True)}
         self.capacity = {**defaults.CAPACITY, **seed.capacity.model_dump(exclude_none=True)}
-        self.catalog = {**copy.deepcopy(defaults.CATALOG), **seed.catalog.model_dump(exclude_none=True)}
+        # Only the catalogue lists left out (None) keep their default; nulls inside a given list
+        # (a hot desk template phone's model, a template without location) are values.
+        given = {name: value for name, value in seed.catalog.model_dump().items() if value is not None}
+        self.catalog = {**copy.deepcopy(defaults.CATALOG), **given}
         self._check_catalog()
         self.users: dict[str, dict[str, Any]] = {}
+        # Seed users are what the PBX held before any client: loaded through the PUT rules
+        # (the group member limit aside, under legacy_group_limits) but not logged, and checked
+        # against a tally kept up to date user by user (keys are unique, so each is new).
+        tally = self._tally()
         for user in seed.users:
             assert user.user_key is not None  # guaranteed by SeedIn
-            result = self._put(user.user_key, user, reject_dn=None)
+            result = self._put(user.user_key, user, reject_dn=None, tally=tally,
+                               group_limit=not seed.legacy_group_limits, record=False)
             if result.errors:
                 details = "; ".join(e.message for e in result.errors)
                 raise SeedError(f"seed user {user.user_key!r} is not valid on this PBX: {details}")
+            self._count(tally, self.users[user.user_key])
 
     def _check_catalog(self) -> None:
         """A template must only point at things the catalogue has, or every user built from it
@@ -316,33 +338,51 @@ class Pbx:
         return next((g for g in self.catalog["groups"] if g["name"] == name), None)
 
     def _usage(self, exclude: str | None = None) -> dict[str, int]:
-        usage = {"users": 0, "devices": 0, "ip_users": 0, "ehdu": 0, "acd_agents": 0, "mdu": 0}
+        return self._tally(exclude).usage
+
+    def _tally(self, exclude: str | None = None) -> _Tally:
+        """Reserved DNs and every user but `exclude`, in one pass."""
+        tally = _Tally({("dn", dn): "reserved number" for dn in self.catalog["reserved_dns"]})
         for key, user in self.users.items():
-            if key == exclude:
-                continue
-            usage["users"] += 1
-            usage["ip_users"] += 1
-            group = self._group(user["group"])
-            if group is not None and group["type"] == "mdug":
+            if key != exclude:
+                self._count(tally, user)
+        return tally
+
+    def _count(self, tally: _Tally, user: dict[str, Any]) -> None:
+        """Add one stored user to a tally."""
+        usage = tally.usage
+        usage["users"] += 1
+        usage["ip_users"] += 1
+        group = self._group(user["group"])
+        if group is not None:
+            tally.group_members[group["name"]] = tally.group_members.get(group["name"], 0) + len(user["phones"])
+            if group["type"] == "mdug":
                 usage["mdu"] += 1
-            for phone in user["phones"]:
-                usage["devices"] += 1
-                for licence in _licence_uses(phone):
-                    usage[licence] += 1
-        return usage
+        for phone in user["phones"]:
+            usage["devices"] += 1
+            for licence in _licence_uses(phone):
+                usage[licence] += 1
+            for number in _numbers(phone):
+                tally.numbers[number] = "another user"
 
     # ----- the PUT -------------------------------------------------------------------
 
-    def _put(self, user_key: str, desired: UserIn, reject_dn: str | None) -> PutResult:
+    def _put(self, user_key: str, desired: UserIn, reject_dn: str | None, tally: _Tally | None = None,
+             group_limit: bool = True, record: bool = True) -> PutResult:
+        """`tally`: the rest of the PBX (every user but this one), computed here when not given.
+        `group_limit=False` skips the group member limit (legacy seed users only);
+        `record=False` changes without a revision or log entry (seed loading)."""
         previous = self.users.get(user_key)
-        user_errors = self._check_user(user_key, desired, previous)
+        if tally is None:
+            tally = self._tally(exclude=user_key)
+        user_errors = self._check_user(desired, previous, tally, group_limit)
         if user_errors:
             return PutResult(copy.deepcopy(previous), [], user_errors, changed=False)
 
         template = next(t for t in self.catalog["templates"] if t["name"] == desired.template)
         old_phones = {p["key"]: p for p in previous["phones"]} if previous else {}
         candidates = [self._build_phone(p, template) for p in desired.phones]
-        others = self._numbers_in_use(exclude=user_key)
+        others = tally.numbers
 
         rejected: dict[int, list[PbxError]] = {}
         for i, (phone_in, cand) in enumerate(zip(desired.phones, candidates)):
@@ -351,7 +391,7 @@ class Pbx:
                 rejected[i] = errors
         # A rejection keeps that phone's old numbers and licences, which can in turn collide
         # with a phone accepted so far; repeat until stable (rejections only grow).
-        while conflicts := self._check_together(user_key, candidates, old_phones, rejected):
+        while conflicts := self._check_together(tally.usage, candidates, old_phones, rejected):
             for i, errors in conflicts.items():
                 rejected.setdefault(i, []).extend(errors)
 
@@ -384,11 +424,13 @@ class Pbx:
         changed = user != previous
         if changed:
             self.users[user_key] = user
-            self._record("create_user" if previous is None else "update_user", user_key)
+            if record:
+                self._record("create_user" if previous is None else "update_user", user_key)
         errors = [e for r in results for e in r.errors]
         return PutResult(copy.deepcopy(user), results, errors, changed)
 
-    def _check_user(self, user_key: str, desired: UserIn, previous: dict[str, Any] | None) -> list[PbxError]:
+    def _check_user(self, desired: UserIn, previous: dict[str, Any] | None, tally: _Tally,
+                    group_limit: bool) -> list[PbxError]:
         cat = self.catalog
         errors = []
 
@@ -413,13 +455,13 @@ class Pbx:
             refuse("too_many_phones", "phones",
                    f"A user can have at most {MAX_PHONES_PER_USER} phones; {len(desired.phones)} were given.")
 
-        usage = self._usage()
+        usage = tally.usage  # without this user: the same for every check below
         if desired.group is not None:
             group = self._group(desired.group)
             if group is None:
                 refuse("unknown_group", "group", f"Group '{desired.group}' does not exist on this PBX.")
             else:
-                errors += self._check_group(user_key, desired, group)
+                errors += self._check_group(desired, previous, group, tally, group_limit)
                 was_mdu = previous is not None and (self._group(previous["group"]) or {}).get("type") == "mdug"
                 if group["type"] == "mdug" and not was_mdu and usage["mdu"] >= self.licences["mdu"]:
                     refuse("licence_exhausted", "group", self._exhausted("mdu"), licence="mdu")
@@ -431,13 +473,15 @@ class Pbx:
                 refuse("licence_exhausted", None, self._exhausted("ip_users"), licence="ip_users")
         return errors
 
-    def _check_group(self, user_key: str, desired: UserIn, group: dict[str, Any]) -> list[PbxError]:
-        """Group members are phones (DNs), counted over every user in the group."""
-        members_elsewhere = sum(
-            len(u["phones"]) for k, u in self.users.items() if k != user_key and u["group"] == group["name"]
-        )
+    def _check_group(self, desired: UserIn, previous: dict[str, Any] | None, group: dict[str, Any],
+                     tally: _Tally, group_limit: bool) -> list[PbxError]:
+        """Group members are phones (DNs), counted over every user in the group. Only growth is
+        refused: a group seeded over its limit (legacy_group_limits) keeps its members, and a
+        member may change or leave, but the group cannot grow while it is over."""
+        members_elsewhere = tally.group_members.get(group["name"], 0)
         total = members_elsewhere + len(desired.phones)
-        if total > MAX_GROUP_MEMBERS:
+        held = members_elsewhere + (len(previous["phones"]) if previous and previous["group"] == group["name"] else 0)
+        if group_limit and total > MAX_GROUP_MEMBERS and total > held:
             return [PbxError("group_full", "group",
                              f"Group '{group['name']}' can hold at most {MAX_GROUP_MEMBERS} members; "
                              f"it would have {total}.")]
@@ -455,16 +499,6 @@ class Pbx:
 
     def _exhausted(self, licence: str) -> str:
         return (f"No {LICENCE_NAMES[licence]} licence is left: all {self.licences[licence]} are in use.")
-
-    def _numbers_in_use(self, exclude: str) -> dict[tuple[str, str], str]:
-        """(kind, value) → who holds it, for reserved DNs and every user but `exclude`."""
-        taken = {("dn", dn): "reserved number" for dn in self.catalog["reserved_dns"]}
-        for key, user in self.users.items():
-            if key != exclude:
-                for phone in user["phones"]:
-                    for number in _numbers(phone):
-                        taken[number] = "another user"
-        return taken
 
     def _build_phone(self, phone: PhoneIn, template: dict[str, Any]) -> dict[str, Any]:
         """The phone as it would be stored: normalised, template defaults filled in."""
@@ -564,11 +598,12 @@ class Pbx:
             refuse("unknown_language", "advanced.language", f"Language '{adv['language']}' is not available.")
         return errors
 
-    def _check_together(self, user_key: str, candidates: list[dict[str, Any]],
+    def _check_together(self, base: dict[str, int], candidates: list[dict[str, Any]],
                         old_phones: dict[str, dict[str, Any]],
                         rejected: dict[int, list[PbxError]]) -> dict[int, list[PbxError]]:
         """Rules between this user's phones: numbers unique among them, and licences and
-        device capacity that new uses would exceed. Returns errors for phones not yet rejected."""
+        device capacity that new uses would exceed (`base`: the usage of every other user).
+        Returns errors for phones not yet rejected."""
         kept = [old_phones[c["key"]] for i, c in enumerate(candidates) if i in rejected and c["key"] in old_phones]
         accepted = [i for i in range(len(candidates)) if i not in rejected]
         conflicts: dict[int, list[PbxError]] = {}
@@ -590,7 +625,6 @@ class Pbx:
 
         # Phones that already held a licence (or a device slot) keep it; only new uses can be refused.
         still = [i for i in accepted if i not in conflicts]
-        base = self._usage(exclude=user_key)
         for licence in ("ehdu", "acd_agents"):
             used = base[licence] + sum(licence in _licence_uses(p) for p in kept)
             fresh = []
