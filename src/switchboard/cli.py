@@ -234,8 +234,12 @@ def mivb_verify(
         except PbxError as exc:
             err_console.print(f"[bold red]Error:[/] {exc.message}")
             raise typer.Exit(code=3)
+    if differences.unmanaged:
+        keys = ", ".join(differences.unmanaged[:20]) + (" …" if len(differences.unmanaged) > 20 else "")
+        console.print(f"{len(differences.unmanaged)} unmanaged users on the PBX (not this account's; never "
+                      f"changed): {keys}", soft_wrap=True, markup=False)
     if not differences:
-        console.print("[green]No difference: the PBX matches the desired state.[/]")
+        console.print("[green]No difference: the PBX matches the desired state of the managed users.[/]")
         return
     for diff in differences:
         console.print(f"{diff.user} ({diff.user_id}): {diff.describe()}", soft_wrap=True, markup=False)

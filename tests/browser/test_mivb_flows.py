@@ -59,7 +59,9 @@ def setup(live_server, sim, sim_api, worker) -> Setup:
         admin = make_user(session, account, role="account_admin", first_name="Flo", last_name=f"Admin{tag}")
         user = make_user(session, account, first_name="Noémie", last_name=f"Phone{tag}", password=None)
         ctx = ServiceContext(session=session, actor=actor_for(partner_admin), runtime=live_server.app.state.runtime)
-        pbx.set_connection(ctx, account.id, {"url": sim.url, "username": SIM_AUTH[0], "password": SIM_AUTH[1]})
+        # every test account shares the one simulator, on purpose
+        pbx.set_connection(ctx, account.id, {"url": sim.url, "username": SIM_AUTH[0], "password": SIM_AUTH[1],
+                                             "shared": True})
         session.commit()  # the catalogue read below calls the PBX: never inside a write
         pbx.get_catalog(ctx, account.id)
         numbering.create_dn_range(ctx, account.id, {"start": "3000", "end": "3099"})

@@ -121,3 +121,15 @@ def test_deleting_a_configured_account_removes_everything(client, mivb_account):
     m.new_user("Premium")
     assert client.delete(m.url(""), headers=m.partner).status_code == 204
     assert client.get(m.url(""), headers=m.partner).status_code == 404
+
+
+def test_connecting_a_gateway_another_account_uses_is_pbx_in_use(client, mivb_account, tenant_b, login, sim):
+    """Finding 1: two accounts on one gateway must be on purpose."""
+    other = login(tenant_b.partner_admin.email)
+    url = f"/api/v1/accounts/{tenant_b.account.id}/mivb/connection"
+    body = {"url": sim.url + "/", "username": SIM_AUTH[0], "password": SIM_AUTH[1]}
+    refused = client.put(url, headers=other, json=body)
+    assert refused.status_code == 409 and refused.json()["errors"][0]["code"] == "pbx_in_use"
+    assert mivb_account.account_id not in refused.text  # the other account is not named
+    shared = client.put(url, headers=other, json={**body, "shared": True})
+    assert shared.status_code == 200 and shared.json()["shared"] is True

@@ -106,7 +106,9 @@ def build_world(factory, runtime, sim: Sim, *, dn_start: int | None = None, lice
         from switchboard.accounts.tenancy import actor_for
 
         ctx = ServiceContext(session=session, actor=actor_for(admin), runtime=runtime)
-        pbx.set_connection(ctx, account.id, {"url": sim.url, "username": SIM_AUTH[0], "password": SIM_AUTH[1]})
+        # every test account shares the one simulator, on purpose
+        pbx.set_connection(ctx, account.id, {"url": sim.url, "username": SIM_AUTH[0], "password": SIM_AUTH[1],
+                                             "shared": True})
         session.commit()  # the catalogue read that follows calls the PBX: never inside a write
         pbx.get_catalog(ctx, account.id, refresh=True)
         numbering.create_dn_range(ctx, account.id, {"start": str(base), "end": str(base + 99 if licences < 100 else base + 999)})

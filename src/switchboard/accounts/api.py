@@ -53,7 +53,7 @@ def user_out(user: User, mivb_summary: dict | None = None) -> UserOut:
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"], summary="Sign in")
 def sign_in(body: TokenRequest, request: Request, session: SessionDep) -> TokenOut:
-    user = auth.authenticate(session, body.email, body.password)
+    user = auth.authenticate(session, body.email, body.password, client=request.client.host if request.client else None)
     signer = request.app.state.signer
     return TokenOut(access_token=signer.issue(user.id, user.token_version), expires_in=signer.ttl_seconds)
 

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin, utcnow
@@ -56,8 +58,12 @@ class User(IdMixin, TimestampMixin, VersionedMixin, Base):
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    # Bumped when the password changes: API tokens issued before stop working.
+    # Bumped when the password or the role changes: API tokens issued before stop working.
     token_version: Mapped[int] = mapped_column(default=0)
+    # Hashes of the last passwords (newest first): a new password may not be one of them.
+    password_history: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The console language this person chose (None: the browser's, then the account's).
+    language: Mapped[str | None] = mapped_column(String(5))
 
     account: Mapped[Account | None] = relationship()
 
@@ -66,13 +72,33 @@ class User(IdMixin, TimestampMixin, VersionedMixin, Base):
         return f"{self.first_name} {self.last_name}".strip()
 
 
-class LoginFailure(Base):
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_email_at", "email_key", "at"),)
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key ("email:<e-mail>", "ip:<address>") in a window.
+    Counted with one atomic update before a password is even checked, so parallel
+    attempts can never check more than the limit allows."""
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    email_key: Mapped[str] = mapped_column(String(320))
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    __tablename__ = "signin_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserSession(Base):
+    """A console session, revocable server-side: the cookie carries a random token whose
+    hash is the key here. Signing out deletes it; a password or role change, or the
+    user's deletion, deletes all of the user's."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 conflict_on("uq_partners_name", "name_taken", "A partner with this name already exists.", field="name")

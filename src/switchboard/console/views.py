@@ -50,7 +50,7 @@ def login(request: Request, session: SessionDep, form: FormDep):
     email, password = form.get("email", ""), form.get("password", "")
     next_url = _safe_next(form.get("next"))
     try:
-        user = auth.authenticate(session, email, password)
+        user = auth.authenticate(session, email, password, client=request.client.host if request.client else None)
     except ServiceError as exc:
         gettext = i18n.gettext_for(language(request))
         return render(request, "login.html", {

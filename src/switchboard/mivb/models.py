@@ -55,6 +55,9 @@ class MivbService(TimestampMixin, VersionedMixin, Base):
     language: Mapped[str | None] = mapped_column(String(10))
     # Bumped on every change of the desired state; the sync records what it applied.
     desired_revision: Mapped[int] = mapped_column(default=0)
+    # The user's key on the PBX once the account manages it there (pushed by Switchboard,
+    # or adopted with the PBX's own key): what makes a PBX user this account's.
+    pbx_key: Mapped[str | None] = mapped_column(String(128))
 
     category: Mapped[ServiceCategory | None] = relationship()
     phones: Mapped[list["Phone"]] = relationship(

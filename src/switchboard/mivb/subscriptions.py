@@ -79,13 +79,13 @@ def remove_product(ctx: ServiceContext, account_id: str, user_id: str, product: 
 
 
 def _remove(ctx: ServiceContext, service: MivbService) -> None:
-    was_pushed = service.service_category_id is not None
+    pbx_key = service.pbx_key
     for phone in list(service.phones):
         store.release_numbers(ctx.session, phone)
     ctx.session.delete(service)
     ctx.session.flush()
-    if was_pushed:
-        events.remove_requested(ctx.session, service.account_id, service.user_id)
+    if pbx_key is not None:
+        events.remove_requested(ctx.session, service.account_id, service.user_id, pbx_key)
 
 
 # ---------------------------------------------------------------- the service category
@@ -162,6 +162,7 @@ def apply_category(ctx: ServiceContext, account: Account, user: User, service: M
     service.service_category_id = category.id
     service.category = category
     service.template = category.template
+    service.pbx_key = service.pbx_key or service.user_id  # from now on the account manages it on the PBX
     store.push(ctx, service)
     ctx.session.flush()
     record(ctx, account, "update", "mivb_service", user.id, user.email, subject=user.id,

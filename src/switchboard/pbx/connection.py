@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from sqlalchemy import select
+
+from switchboard.accounts.models import Account
 from switchboard.accounts.tenancy import check_version, require_account_admin, require_account_settings_admin
 from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
@@ -31,7 +35,29 @@ class Target:
 
 
 def _snapshot(connection: MivbConnection) -> dict[str, Any]:
-    return {"url": connection.url, "username": connection.username, "password": audit.MASK}
+    return {"url": connection.url, "username": connection.username, "password": audit.MASK,
+            "shared": connection.shared}
+
+
+def url_key(url: str) -> str:
+    """The gateway a URL names, as compared between accounts: scheme, host and port in
+    lower case (the default port spelt out), the path without its trailing slash."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
+
+
+def _check_gateway_free(ctx: ServiceContext, account_id: str, key: str, shared: bool) -> None:
+    """One gateway serves one account, unless a partner admin says it is shared on purpose;
+    the other account is not named (it may be another partner's)."""
+    taken = ctx.session.scalar(
+        select(MivbConnection.account_id).join(Account, Account.id == MivbConnection.account_id)
+        .where(MivbConnection.url_key == key, MivbConnection.account_id != account_id,
+               Account.deleted_at.is_(None)).limit(1))
+    if taken is not None and not shared:
+        raise Conflict("pbx_in_use", "Another account already uses this gateway. Connect it only if it is shared "
+                       "on purpose (tick \"shared\", or send shared: true).", field="url")
 
 
 def get_connection(ctx: ServiceContext, account_id: str) -> MivbConnection | None:
@@ -43,6 +69,8 @@ def set_connection(ctx: ServiceContext, account_id: str, data: ConnectionIn | di
                    *, expected_version: int | None = None) -> MivbConnection:
     account = require_account_settings_admin(ctx, account_id, for_update=True)
     data = validate(ConnectionIn, data)
+    key = url_key(data.url)
+    _check_gateway_free(ctx, account_id, key, data.shared)
     connection = ctx.session.get(MivbConnection, account_id)
     before = None
     if connection is None:
@@ -51,7 +79,7 @@ def set_connection(ctx: ServiceContext, account_id: str, data: ConnectionIn | di
     else:
         check_version(connection, expected_version)
         before = _snapshot(connection)
-    connection.url = data.url
+    connection.url, connection.url_key, connection.shared = data.url, key, data.shared
     connection.username = data.username
     connection.password_encrypted = ctx.rt.secret_box.encrypt(data.password)
     connection.last_test_at = connection.last_test_ok = connection.last_test_detail = None

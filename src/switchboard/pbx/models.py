@@ -16,6 +16,10 @@ class MivbConnection(TimestampMixin, VersionedMixin, Base):
 
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     url: Mapped[str] = mapped_column(String(500))
+    # The URL as compared between accounts (scheme, host, port, path; lower case): one
+    # gateway serves one account unless a partner admin says it is shared on purpose.
+    url_key: Mapped[str | None] = mapped_column(String(500), index=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
     username: Mapped[str] = mapped_column(String(200))
     password_encrypted: Mapped[str] = mapped_column(String(1000))
     last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

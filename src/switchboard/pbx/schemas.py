@@ -13,6 +13,8 @@ class ConnectionIn(StrictSchema):
     url: str = Field(min_length=1, max_length=500, description="Base URL of the MiVB gateway")
     username: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=500)
+    shared: bool = Field(default=False, description="The gateway also serves another account, on purpose "
+                         "(partner admins); without it a gateway another account uses is refused (409 pbx_in_use)")
 
     @field_validator("url")
     @classmethod
@@ -29,6 +31,7 @@ class ConnectionOut(BaseModel):
     url: str
     username: str
     password: str = "****"
+    shared: bool = False
     last_test_at: datetime | None
     last_test_ok: bool | None
     last_test_detail: str | None

@@ -1,9 +1,9 @@
-"""Drift: read the PBX back, list every difference from the desired state, and queue the
-pushes (or removals) that repair them."""
+"""Drift: read the PBX back, list every difference from the desired state of the users
+the account manages, and queue the pushes (or removals) that repair them. Users of the PBX
+the account does not manage are reported as unmanaged and never touched."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,11 +19,10 @@ from switchboard.mivb.desired_state import user_state
 from switchboard.mivb.models import MivbService
 from switchboard.pbx.connection import open_connector, target_of
 from switchboard.sync import queue
+from switchboard.sync.models import SyncJob
 
 USER_FIELDS = ("first_name", "last_name", "email", "template", "group", "user_pin", "location", "department")
 PHONE_FIELDS = ("type", "dn", "did", "model", "mac", "voicemail", "acd_agent", "external_phone", "sip")
-# Keys Switchboard gives users on the PBX; anything else was configured by someone else.
-OUR_KEY = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass
@@ -82,44 +81,69 @@ def compare_user(user_id: str, name: str, desired: dict[str, Any], actual: dict[
     return diffs
 
 
-def verify(ctx: ServiceContext, account_id: str, *, repair: bool = False,
-           progress: Callable[[int, int], None] | None = None) -> list[Difference]:
-    account = require_account_admin(ctx, account_id)
+class Report(list):
+    """The differences found (a list), and the keys of the PBX users this account does not
+    manage: reported by count and key only, never changed nor removed."""
+
+    def __init__(self, differences: list[Difference], unmanaged: list[str]) -> None:
+        super().__init__(differences)
+        self.unmanaged = unmanaged
+
+
+def owned_keys(ctx: ServiceContext, account_id: str) -> tuple[dict[str, MivbService], dict[str, str]]:
+    """What the account's database says it owns on the PBX: the managed services by PBX
+    key, and the keys of users it removed (key -> user id), which must be gone."""
     services = ctx.session.scalars(
-        select(MivbService).where(MivbService.account_id == account_id, MivbService.service_category_id.is_not(None))
+        select(MivbService).where(MivbService.account_id == account_id, MivbService.pbx_key.is_not(None))
         .options(selectinload(MivbService.phones))).all()
+    managed = {s.pbx_key: s for s in services}
+    removed = dict(ctx.session.execute(
+        select(SyncJob.pbx_key, SyncJob.user_id).where(SyncJob.account_id == account_id,
+                                                       SyncJob.kind == "remove_user",
+                                                       SyncJob.pbx_key.is_not(None)).distinct()).all())
+    return managed, {key: user_id for key, user_id in removed.items() if key not in managed}
+
+
+def verify(ctx: ServiceContext, account_id: str, *, repair: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> Report:
+    """Every difference between the account's managed users and the PBX. A PBX user is
+    the account's only if its database says so (a managed service's key, or a key it
+    removed); any other user of the PBX is unmanaged: counted, its key listed, never
+    touched by repair."""
+    account = require_account_admin(ctx, account_id)
+    managed, removed = owned_keys(ctx, account_id)
     users = {u.id: u for u in ctx.session.scalars(select(User).where(User.account_id == account_id)).all()}
     target = target_of(ctx, account_id)
-    desired = {s.user_id: user_state(users[s.user_id], s, ctx.rt.secret_box) for s in services}
+    desired = {key: user_state(users[s.user_id], s, ctx.rt.secret_box) for key, s in managed.items()}
     end_read_transaction(ctx.session)  # what follows reads the PBX, user by user
     connector = open_connector(ctx, target)
     differences: list[Difference] = []
     to_push: list[MivbService] = []
     try:
         on_pbx = {u["user_key"] for u in connector.list_users()}
-        for done, service in enumerate(services, start=1):
+        for done, (key, service) in enumerate(sorted(managed.items()), start=1):
             user = users[service.user_id]
-            actual = connector.read_user(service.user_id) if service.user_id in on_pbx else None
+            actual = connector.read_user(key) if key in on_pbx else None
             found = ([Difference(user.id, user.full_name, "missing_user")] if actual is None
-                     else compare_user(user.id, user.full_name, desired[service.user_id], actual))
+                     else compare_user(user.id, user.full_name, desired[key], actual))
             if found:
                 differences += found
                 to_push.append(service)
             if progress:
-                progress(done, len(services))
-        desired_ids = {s.user_id for s in services}
-        extras = sorted(key for key in on_pbx if OUR_KEY.match(key) and key not in desired_ids)
-        differences += [Difference(key, users[key].full_name if key in users else "(deleted user)", "extra_user")
-                        for key in extras]
+                progress(done, len(managed))
+        extras = sorted(key for key in on_pbx if key in removed)
+        differences += [Difference(removed[key], users[removed[key]].full_name if removed[key] in users
+                                   else "(deleted user)", "extra_user") for key in extras]
+        unmanaged = sorted(key for key in on_pbx if key not in managed and key not in removed)
     finally:
         connector.close()
     if repair and differences:
         for service in to_push:
             queue.enqueue_push(ctx.session, service)
         for key in extras:
-            queue.enqueue_remove(ctx.session, account_id, key)
+            queue.enqueue_remove(ctx.session, account_id, removed[key], key)
         audit.record(ctx, action="repair", object_type="mivb_sync", object_id=account_id, account_id=account_id,
                      partner_id=account.partner_id,
                      after={"pushes": len(to_push), "removals": len(extras)})
         ctx.session.flush()
-    return differences
+    return Report(differences, unmanaged)

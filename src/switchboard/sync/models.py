@@ -29,6 +29,8 @@ class SyncJob(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     # No foreign key: a removal outlives the user it removes.
     user_id: Mapped[str] = mapped_column(String(32))
+    # The PBX user the job pushes to or removes (the user id, or an adopted user's own key).
+    pbx_key: Mapped[str | None] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(12), default="queued")
     revision: Mapped[int] = mapped_column(default=0)

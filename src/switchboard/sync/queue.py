@@ -53,14 +53,16 @@ def enqueue_push(session: Session, service: MivbService) -> SyncJob:
     status.updated_at = utcnow()
     _supersede_queued_pushes(session, service.account_id, service.user_id)
     job = SyncJob(account_id=service.account_id, user_id=service.user_id, kind="push_user",
-                  revision=service.desired_revision, run_after=utcnow())
+                  pbx_key=service.pbx_key or service.user_id, revision=service.desired_revision, run_after=utcnow())
     session.add(job)
     return job
 
 
-def enqueue_remove(session: Session, account_id: str, user_id: str) -> SyncJob:
+def enqueue_remove(session: Session, account_id: str, user_id: str, pbx_key: str | None = None) -> SyncJob:
+    """Queue the removal of the account's PBX user `pbx_key` (the user's, by default)."""
     _supersede_queued_pushes(session, account_id, user_id)
-    job = SyncJob(account_id=account_id, user_id=user_id, kind="remove_user", run_after=utcnow())
+    job = SyncJob(account_id=account_id, user_id=user_id, kind="remove_user", pbx_key=pbx_key or user_id,
+                  run_after=utcnow())
     session.add(job)
     return job
 

@@ -151,9 +151,9 @@ class Worker:
                 return self._finish(job_id, plan, None, None)
             connector = self._connector(plan["connection"])
             if plan["action"] == "push":
-                outcome = connector.push_user(plan["user_id"], plan["state"])
+                outcome = connector.push_user(plan["pbx_key"], plan["state"])
             else:
-                connector.remove_user(plan["user_id"])
+                connector.remove_user(plan["pbx_key"])
                 outcome = None
             return self._finish(job_id, plan, outcome, None)
         except PbxError as exc:
@@ -175,7 +175,8 @@ class Worker:
             if job is None or job.claimed_by != self.worker_id or job.state != "running":
                 return None
             connection = session.get(MivbConnection, job.account_id)
-            plan: dict[str, Any] = {"user_id": job.user_id, "kind": job.kind, "revision": None}
+            plan: dict[str, Any] = {"user_id": job.user_id, "pbx_key": job.pbx_key or job.user_id, "kind": job.kind,
+                                    "revision": None}
             if connection is None:
                 plan["action"] = "not_connected"
                 return plan
