@@ -124,7 +124,9 @@ def settings_page(request: Request, account_id: str, viewer: ViewerDep):
 
 @router.get(PAGE + "/{rest:path}")
 def settings_subpage(account_id: str, rest: str, viewer: ViewerDep):
-    """The form targets are POST only: a reload or a bookmark of one lands on the page."""
+    """The form targets are POST only: a reload or a bookmark of one lands on the page
+    (of an account the viewer administers; another one is not found)."""
+    tenancy.require_account_admin(viewer.ctx, account_id)
     return redirect(_base(account_id))
 
 
