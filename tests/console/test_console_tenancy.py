@@ -45,8 +45,10 @@ def victim(client, mivb_account):
     m = mivb_account
     user_id = m.new_user("Telephony")
     config = client.get(m.user_url(user_id, "/mivb"), headers=m.admin).json()
+    job = client.post(m.url("/imports?mode=dry_run"), headers={**m.admin, "content-type": "text/csv"},
+                      content=b"email\nvictim.row@example.com\n")
     return {"account_id": m.account_id, "user_id": user_id, "phone_id": config["phones"][0]["id"],
-            "range_id": m.dn_range, "category_id": m.categories["Entry"]}
+            "range_id": m.dn_range, "category_id": m.categories["Entry"], "job_id": job.json()["id"]}
 
 
 def _post(client, path: str, ids: dict[str, str]):
@@ -63,7 +65,7 @@ def _fingerprints(client, m, ids) -> list[str]:
     user = client.get(m.user_url(ids["user_id"]), headers=m.partner).json()
     account = client.get(m.url(""), headers=m.partner).json()
     return [ids["account_id"], ids["user_id"], ids["phone_id"], ids["range_id"], ids["category_id"],
-            account["name"], user["email"], user["last_name"], config["phones"][0]["dn"] + "</"]
+            account["name"], user["email"], user["last_name"], config["phones"][0]["dn"] + "</", "victim.row@"]
 
 
 def _state(client, m, ids) -> tuple:
@@ -97,7 +99,7 @@ def test_every_account_page_and_form_is_404_for_a_missing_object(client, app, mi
     sign_in(client, tenant_a.partner_admin.email)
     checked = 0
     for method, path in [("GET", p) for p in _account_routes(app, "GET")] + [("POST", p) for p in _account_forms(app)]:
-        for missing in ("user_id", "phone_id", "range_id", "category_id"):
+        for missing in ("user_id", "phone_id", "range_id", "category_id", "job_id"):
             if "{" + missing + "}" not in path:
                 continue
             response = (_get if method == "GET" else _post)(client, path, {**victim, missing: MISSING})

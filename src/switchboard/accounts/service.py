@@ -158,6 +158,7 @@ def delete_account(ctx: ServiceContext, account_id: str, *, expected_version: in
         _delete_user(ctx, account, user)
     _record_account(ctx, account, "delete", before={**account_snapshot(account), "users": len(users)})
     account.deleted_at = utcnow()
+    ctx.forget("account")
     # The name is free again at once (the row may stay a while).
     account.name_key = f"~deleted~{account.id}"
     ctx.session.flush()

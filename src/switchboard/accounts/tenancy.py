@@ -40,12 +40,20 @@ def visible_accounts(actor: Actor) -> Select:
 
 
 def get_account(ctx: ServiceContext, account_id: str, *, for_update: bool = False) -> Account:
+    """The account, if the actor sees it. Looked up once per unit of work (a locked one
+    serves the plain look-ups that follow)."""
+    locked = ctx.cache.get(("account", account_id, True))
+    if locked is not None:
+        return locked
+    if not for_update and ("account", account_id, False) in ctx.cache:
+        return ctx.cache[("account", account_id, False)]
     query = visible_accounts(ctx.actor).where(Account.id == account_id)
     if for_update:
         query = query.with_for_update()
     account = ctx.session.scalar(query)
     if account is None:
         raise NotFound("not_found", "Account not found.")
+    ctx.cache[("account", account_id, for_update)] = account
     return account
 
 
