@@ -265,6 +265,7 @@ def _delete_user(ctx: ServiceContext, account: Account, user: User) -> None:
     _record_user(ctx, user, "delete", account.partner_id, before=user_snapshot(user))
     ctx.session.delete(user)
     ctx.session.flush()
+    ctx.forget("user")
 
 
 def toggle_admin(ctx: ServiceContext, account_id: str, user_id: str, *, expected_version: int | None = None) -> User:

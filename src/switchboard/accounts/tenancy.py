@@ -88,10 +88,16 @@ def get_user(ctx: ServiceContext, account_id: str, user_id: str, *, for_update: 
     get_account(ctx, account_id)
     if not ctx.actor.is_admin and not ctx.actor.is_self(user_id):
         raise NotFound("not_found", "User not found.")
+    locked = ctx.cache.get(("user", user_id, True))
+    if locked is not None and locked.account_id == account_id:
+        return locked
+    if not for_update and ("user", user_id, False) in ctx.cache:
+        return ctx.cache[("user", user_id, False)]
     query = select(User).where(User.id == user_id, User.account_id == account_id)
     if for_update:
         query = query.with_for_update()
     user = ctx.session.scalar(query)
     if user is None:
         raise NotFound("not_found", "User not found.")
+    ctx.cache[("user", user_id, for_update)] = user
     return user

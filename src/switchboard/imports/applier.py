@@ -113,12 +113,19 @@ class Importer:
                 if status == "unchanged":
                     raise _Unchanged(user_id)  # nothing the row did is kept (not even a no-op push)
         except _Unchanged as unchanged:
+            self._forget_rolled_back()
             return RowResult(row.number, email, "unchanged", unchanged.user_id)
         except _RowRefused as refused:
+            self._forget_rolled_back()
             return RowResult(row.number, email, "failed", errors=[e.as_json() for e in refused.errors])
         except ServiceError as exc:
+            self._forget_rolled_back()
             return RowResult(row.number, email, "failed", errors=[e.as_json() for e in _as_cells(exc.errors, row.number)])
         return RowResult(row.number, email, status, user_id)
+
+    def _forget_rolled_back(self) -> None:
+        """A rolled-back row's locks and objects are not this unit of work's any more."""
+        self.ctx.forget("user", "service", "category")
 
     def _cell_problems(self, row: Row) -> list[ErrorItem]:
         """The cells' formats (the services check everything else)."""
@@ -184,7 +191,8 @@ class Importer:
         return user_row(user, service), pin
 
     def _service(self, user_id: str) -> MivbService | None:
-        return self.ctx.session.scalar(service_query(user_id).execution_options(populate_existing=True))
+        """The user's service as this unit of work knows it (the identity map first)."""
+        return self.ctx.session.get(MivbService, user_id)
 
     def _apply_service(self, row: Row, user: User) -> None:
         ctx, account_id = self.ctx, self.account.id
