@@ -63,7 +63,12 @@ def db_upgrade() -> None:
 def partner_create(
     name: str = typer.Option(..., "--name", help="Partner organisation name."),
     admin_email: str = typer.Option(..., "--admin-email", help="E-mail of the partner's first admin."),
-    admin_password: str = typer.Option(..., "--admin-password", help="Password (at least 8 characters)."),
+    admin_password: str = typer.Option(
+        ..., "--admin-password", envvar="SWITCHBOARD_ADMIN_PASSWORD", prompt="Password of the partner's first admin",
+        hide_input=True, confirmation_prompt=True, show_default=False,
+        help="Password of the first admin (at least 12 characters). Asked for (hidden, twice) when neither this "
+             "flag nor SWITCHBOARD_ADMIN_PASSWORD gives it. A command line is visible to every local user (ps): "
+             "prefer the prompt or the environment variable."),
 ) -> None:
     """Create a partner organisation and its first partner admin."""
     from switchboard.accounts import service as accounts
@@ -135,13 +140,14 @@ def run(
 
     from switchboard import demo as demo_data
     from switchboard.app import create_app
+    from switchboard.core.config import private_dir
     from switchboard.migrations import upgrade
     from switchboard.mivb_sim.launcher import launch
     from switchboard.wiring import runtime_from_settings
 
     settings = get_settings()
     upgrade(settings.resolved_database_url())
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)
     sim = launch("--state", str(settings.var_dir / "mivb-sim.json"), auth=demo_data.DEMO_SIM_AUTH, port=sim_port,
                  stderr_path=settings.var_dir / "mivb-sim.log")
     worker_log = (settings.var_dir / "worker.log").open("a")

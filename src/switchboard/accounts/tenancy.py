@@ -83,6 +83,36 @@ def require_account_settings_admin(ctx: ServiceContext, account_id: str, *, for_
     return account
 
 
+# Pages above the actor's role. The API answers 403 for an action on a known, own object
+# that is above the role (shared/API.md); the console has no such answer: a page the
+# person may not open does not exist for them (404), like another tenant's objects.
+
+def _page_exists_only_if(allowed: bool) -> None:
+    if not allowed:
+        raise NotFound("not_found", "This page does not exist.")
+
+
+def account_creation_page(ctx: ServiceContext) -> None:
+    """The new-account page exists for those who may manage accounts (partner admins)."""
+    _page_exists_only_if(ctx.actor.can_manage_accounts)
+
+
+def account_to_manage(ctx: ServiceContext, account_id: str) -> Account:
+    """The account, for its edit and delete pages: only those who may manage accounts
+    have them (an account admin or a user of the account gets not found)."""
+    account = get_account(ctx, account_id)
+    _page_exists_only_if(ctx.actor.can_manage_accounts)
+    return account
+
+
+def account_to_administer(ctx: ServiceContext, account_id: str) -> Account:
+    """The account, for the pages that add, edit, promote or delete its users: only those
+    who may manage its users have them (a plain user gets not found, even for themself)."""
+    account = get_account(ctx, account_id)
+    _page_exists_only_if(ctx.actor.can_manage_users)
+    return account
+
+
 def get_user(ctx: ServiceContext, account_id: str, user_id: str, *, for_update: bool = False) -> User:
     """Admins reach every user of their accounts; a user reaches only themself."""
     get_account(ctx, account_id)
