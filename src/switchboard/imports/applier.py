@@ -10,7 +10,6 @@ keep what is there."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from sqlalchemy import select
@@ -81,23 +80,27 @@ class Importer:
     # ------------------------------------------------------------ whole-file rules
 
     def _whole_file_problems(self) -> dict[int, list[ErrorItem]]:
-        """An e-mail or a DN twice in the file: every row that has it is refused."""
+        """An e-mail or a DN already on an earlier row of the file: the later row is refused
+        (the earlier one stands, so a partial import applies it)."""
         problems: dict[int, list[ErrorItem]] = {}
-        emails = Counter(row.get("email").lower() for row in self.file.rows if row.get("email"))
-        dns = Counter(row.get(phone_column(n, "dn")) for row in self.file.rows for n in range(1, MAX_PHONES + 1)
-                      if row.get(phone_column(n, "dn")))
+        first_email: dict[str, int] = {}
+        first_dn: dict[str, int] = {}
         for row in self.file.rows:
             email = row.get("email").lower()
-            if email and emails[email] > 1:
+            if email and email in first_email:
                 problems.setdefault(row.number, []).append(_problem(
-                    row, "email", "duplicate_in_file", "This e-mail is on %(count)s rows of the file.",
-                    count=emails[email]))
+                    row, "email", "duplicate_in_file", "This e-mail is already on row %(first)s of the file.",
+                    first=first_email[email]))
+            elif email:
+                first_email[email] = row.number
             for n in range(1, MAX_PHONES + 1):
                 dn = row.get(phone_column(n, "dn"))
-                if dn and dns[dn] > 1:
+                if dn and dn in first_dn:
                     problems.setdefault(row.number, []).append(_problem(
-                        row, phone_column(n, "dn"), "duplicate_in_file", "DN %(dn)s is on %(count)s phones of the "
-                        "file.", dn=dn, count=dns[dn]))
+                        row, phone_column(n, "dn"), "duplicate_in_file", "DN %(dn)s is already on row %(first)s "
+                        "of the file.", dn=dn, first=first_dn[dn]))
+                elif dn:
+                    first_dn[dn] = row.number
         return problems
 
     # ------------------------------------------------------------ one row
