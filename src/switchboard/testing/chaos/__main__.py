@@ -53,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"figures": result.figures, "checks": [c.__dict__ for c in result.checks]},
                                         indent=2, default=str))
     if args.write_docs:
-        command = "python -m switchboard.testing.chaos " + " ".join(argv if argv is not None else sys.argv[1:])
-        report.write_section(args.write_docs, report.section(result.figures, result.checks, command.strip()))
+        command = (f"--users {options.users} --clients {options.clients} --workers {options.workers} "
+                   f"--database {options.database if options.database in ('private', 'sqlite') else 'URL'} "
+                   f"--seed {options.seed}")
+        report.write_section(args.write_docs, report.section(result.figures, result.checks, command))
         console.print(f"Figures written to {args.write_docs}")
     if not result.ok:
         console.print(f"[bold red]Invariants broken[/] (logs kept in {result.directory}):")
