@@ -100,8 +100,10 @@ class Progress:
 class Api:
     """One client's HTTP connection to the API, with counted, patient retries."""
 
-    def __init__(self, base_url: str, token: str, stats: ClientStats, *, patience: float = 240) -> None:
-        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    def __init__(self, base_url: str, token: str, stats: ClientStats, *, patience: float = 240,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30,
+                                 transport=transport)
         self.stats = stats
         self.patience = patience
         self.last_problem = ""
