@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -37,8 +38,13 @@ def pg_bin_dir() -> Path | None:
 def private_cluster_available() -> tuple[bool, str]:
     if pg_bin_dir() is None:
         return False, "no initdb/pg_ctl found (set SWITCHBOARD_PG_BIN)"
-    if os.geteuid() == 0 and not shutil.which("runuser"):
-        return False, "running as root without runuser"
+    if os.geteuid() == 0:
+        if not shutil.which("runuser"):
+            return False, "running as root without runuser"
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return False, "running as root and there is no postgres system user"
     return True, str(pg_bin_dir())
 
 
