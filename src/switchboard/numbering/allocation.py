@@ -78,7 +78,18 @@ def dn_taken(session: Session, account_id: str, dn: str) -> bool:
 
 
 def did_taken(session: Session, did: str) -> bool:
-    return session.scalar(select(Phone.id).where(Phone.did == did).limit(1)) is not None
+    """Whether a phone holds the DID (DIDs are unique everywhere). What this transaction
+    already asked, or handed out, it does not ask again."""
+    known = tx_cache(session).setdefault("dids", {})
+    if did not in known:
+        known[did] = session.scalar(select(Phone.id).where(Phone.did == did).limit(1)) is not None
+    return known[did]
+
+
+def note_did_taken(session: Session, did: str | None) -> None:
+    """A phone of this transaction now holds `did` (what did_taken has learnt is updated)."""
+    if did is not None:
+        tx_cache(session).setdefault("dids", {})[did] = True
 
 
 def mapped_did(mappings: list[Mapping], dn: str) -> str | None:
@@ -201,6 +212,7 @@ def _wanted_did(session: Session, ranges: Sequence[DidRange], dn: str, wanted: s
 
 def release_did(session: Session, range_id: str | None, did: str | None) -> None:
     """A phone gave `did` back: it becomes the range's lowest free DID if below the hint."""
+    tx_cache(session).setdefault("dids", {}).pop(did, None)
     give_back(session, DID_POOL, range_id, did)
 
 
