@@ -18,6 +18,8 @@ from switchboard import __version__
 from switchboard.accounts import api as accounts_api
 from switchboard.accounts import views as accounts_views
 from switchboard.api_support import problem_response
+from switchboard.adoption import api as adoption_api
+from switchboard.adoption import views as adoption_views
 from switchboard.audit import api as audit_api
 from switchboard.imports import api as imports_api
 from switchboard.imports import views as imports_views
@@ -73,12 +75,14 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
 
     app.include_router(imports_api.router)  # before the accounts routes: /users/export is not a user id
     app.include_router(jobs_api.router)
+    app.include_router(adoption_api.router)
     app.include_router(accounts_api.router)
     app.include_router(audit_api.router)
     app.include_router(numbering_api.router)
     app.include_router(pbx_api.router)
     app.include_router(mivb_api.router)
     app.include_router(imports_views.router)  # before the accounts pages: /users/import is not a user id
+    app.include_router(adoption_views.router)
     app.include_router(console_views.router)
     app.include_router(accounts_views.router)
     app.include_router(mivb_views.router)

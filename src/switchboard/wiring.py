@@ -5,6 +5,7 @@ tests; calling it again changes nothing."""
 from __future__ import annotations
 
 from switchboard.accounts import events as accounts_events
+from switchboard.adoption import service as adoption
 from switchboard.core.config import Settings
 from switchboard.core.runtime import Runtime
 from switchboard.core.security import SecretBox
@@ -21,7 +22,8 @@ from switchboard.sync import queue
 def runtime_from_settings(settings: Settings) -> Runtime:
     install()
     return Runtime(secret_box=SecretBox(settings.resolved_secret_key()), connector_factory=MivbGatewayConnector,
-                   catalog_ttl_seconds=settings.catalog_ttl_seconds)
+                   catalog_ttl_seconds=settings.catalog_ttl_seconds,
+                   dns_max_age_seconds=settings.dns_in_use_max_age_seconds)
 
 
 def install() -> None:
@@ -33,3 +35,4 @@ def install() -> None:
     mivb_events.push_requested.subscribe(queue.enqueue_push)
     mivb_events.remove_requested.subscribe(queue.enqueue_remove)
     runner.register("import", imports.run, imports.result_csv)
+    runner.register("adoption", adoption.run, adoption.result_csv)

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     sql_echo: bool = False
     # How long a PBX catalogue read is trusted before it is read again.
     catalog_ttl_seconds: int = Field(default=600, ge=0)
+    # How old the PBX's list of DNs in use may be when a write hands out numbers.
+    dns_in_use_max_age_seconds: int = Field(default=5, ge=0)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file under var/. A SQLite file is created

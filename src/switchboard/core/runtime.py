@@ -21,6 +21,10 @@ class Runtime:
     secret_box: SecretBox
     connector_factory: ConnectorFactory | None = None
     catalog_ttl_seconds: int = 600
+    # A write that hands out numbers reads the PBX's catalogue (with the DNs it uses)
+    # first when the copy is older than this: a DN configured on the PBX outside
+    # Switchboard a moment ago is not handed out.
+    dns_max_age_seconds: int = 5
 
     def connector(self, url: str, username: str, password: str) -> "PbxConnector":
         if self.connector_factory is None:
