@@ -16,7 +16,7 @@ from switchboard.accounts.tenancy import require_account_admin
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.hooks import Hook
-from switchboard.core.uow import end_read_transaction
+from switchboard.core.uow import end_read_transaction, has_written
 from switchboard.pbx.connection import PbxUnavailable, open_connector, target_of
 from switchboard.pbx.connector import PbxBadResponse, PbxError
 from switchboard.pbx.models import MivbCatalog
@@ -66,6 +66,11 @@ def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
     fresh_enough = cached is not None and utcnow() - cached.fetched_at < timedelta(seconds=ttl)
     if cached is not None and (fresh_enough or allow_stale) and not refresh:
         return ctx.cache.setdefault(("catalog", account_id), _view(cached, not fresh_enough))
+    if cached is not None and not refresh and has_written(ctx.session):
+        # This unit of work has written already: the PBX cannot be read now (never inside a
+        # write), so the copy it has will do.
+        within_ttl = utcnow() - cached.fetched_at < timedelta(seconds=ctx.rt.catalog_ttl_seconds)
+        return ctx.cache.setdefault(("catalog", account_id), _view(cached, not within_ttl))
     target = target_of(ctx, account_id)
     end_read_transaction(ctx.session)
     connector = open_connector(ctx, target)
