@@ -29,7 +29,14 @@ from switchboard.mivb import settings_views as mivb_settings_views
 from switchboard.mivb import views as mivb_views
 from switchboard.numbering import api as numbering_api
 from switchboard.pbx import api as pbx_api
-from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
+from switchboard.middleware import (
+    BodySizeLimitMiddleware,
+    InputGuardMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from switchboard.wiring import runtime_from_settings
 from switchboard.sync.queue import pbx_reachability
 from switchboard.core.security import TokenSigner
@@ -81,13 +88,16 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     _install_error_handlers(app)
     _install_operational_routes(app, metrics)
 
-    # Outermost last: ids first, then metrics, size limit, sessions.
+    # Outermost last: security headers on everything, ids, metrics, size limit, sessions,
+    # then the input guard (inside the session, so a refused page can be rendered).
+    app.add_middleware(InputGuardMiddleware, refusal=refusal, api_prefix=API_PREFIX)
     app.add_middleware(SessionMiddleware, secret_key=secret_key, session_cookie="switchboard_session",
                        max_age=settings.token_ttl_seconds, same_site="lax",
                        https_only=settings.secure_cookies)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app
 
 
@@ -95,17 +105,27 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
+async def refusal(request: Request, exc: ServiceError) -> Response:
+    """A refusal as the caller reads it: problem+json for the API, the error page for the
+    console."""
+    if _is_api(request):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(exc.status, exc.title, exc.errors, headers)
+    return render(request, "error.html", {"status": exc.status, "error": exc}, status_code=exc.status)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError):
-        if _is_api(request):
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-            return problem_response(exc.status, exc.title, exc.errors, headers)
-        return render(request, "error.html", {"status": exc.status, "error": exc}, status_code=exc.status)
+        return await refusal(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        return problem_response(422, "Invalid input", items_from_pydantic(list(exc.errors())))
+        errors = list(exc.errors())
+        # A body that does not parse is a bad request, not invalid input.
+        status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
+        return problem_response(status, STATUS_TITLES[400] if status == 400 else "Invalid input",
+                                items_from_pydantic(errors))
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, exc: StaleDataError):

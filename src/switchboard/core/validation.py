@@ -6,9 +6,11 @@ the CLI share one set of rules and one set of messages.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import re
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from switchboard.core.errors import ErrorItem, ValidationFailed
 
@@ -42,10 +44,65 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Characters no input may hold: the C0 controls (tab, line feed and carriage return
+# included), DEL, the C1 controls, and lone surrogates (not encodable as UTF-8). PostgreSQL
+# cannot store a NUL byte at all; the others corrupt what the console, the CSV export and
+# the PBX show. A field that needs line breaks says so with `LineBreaksAllowed[...]`, and
+# then accepts tab, line feed and carriage return (no field needs them today: names,
+# e-mails and the account's address are one line each).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+CONTROL_CHARACTERS_BUT_LINE_BREAKS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+_LINE_BREAKS = object()
+
+
+class LineBreaksAllowed:
+    """`LineBreaksAllowed[str]`: a text field that accepts tab, line feed and carriage return."""
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return Annotated[item, _LINE_BREAKS]
+
+
+def has_control_character(value: Any, *, line_breaks: bool = False) -> bool:
+    """Whether a string, or any key or string inside lists and dicts, holds a character
+    no input may hold."""
+    pattern = CONTROL_CHARACTERS_BUT_LINE_BREAKS if line_breaks else CONTROL_CHARACTERS
+    if isinstance(value, str):
+        return pattern.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_control_character(k, line_breaks=line_breaks) or has_control_character(v, line_breaks=line_breaks)
+                   for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(has_control_character(v, line_breaks=line_breaks) for v in value)
+    if isinstance(value, BaseModel):
+        return has_control_character(value.model_dump(), line_breaks=line_breaks)
+    return False
+
+
+def invalid_character(field: str | None = None) -> ValidationFailed:
+    """The refusal of a text holding a control character (a form field, a query parameter,
+    a JSON body's field)."""
+    return ValidationFailed("invalid_character",
+                            "Must not contain control characters (such as a NUL byte or a line break).", field=field)
+
+
 class StrictSchema(BaseModel):
-    """Base for every input schema: unknown fields are refused, strings are trimmed."""
+    """Base for every input schema: unknown fields are refused, strings are trimmed, and
+    no text anywhere in it (nested lists, objects and keys included) holds a control
+    character."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        line_breaks = field is not None and _LINE_BREAKS in field.metadata
+        if has_control_character(value, line_breaks=line_breaks):
+            raise PydanticCustomError("invalid_character",
+                                      "Must not contain control characters (such as a NUL byte or a line break).")
+        return value
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
