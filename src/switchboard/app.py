@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import html
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -47,6 +48,22 @@ API_PREFIX = "/api/"
 STATUS_TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed for your role",
                  404: "Not found", 405: "Method not allowed", 413: "Request body too large",
                  415: "Unsupported media type"}
+API_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Switchboard API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
 
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker | None = None) -> FastAPI:
@@ -157,12 +174,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 def _install_operational_routes(app: FastAPI, metrics: Metrics) -> None:
     @app.get("/api/v1/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url, title="Switchboard API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
+        # FastAPI's own page starts Swagger UI with an inline script, which the
+        # Content-Security-Policy forbids: static/api-docs.js starts it instead.
+        return HTMLResponse(API_DOCS_PAGE.format(openapi_url=html.escape(app.openapi_url or "", quote=True)))
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     def healthz() -> dict:
