@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Generic, Iterator, TypeVar
 
 from fastapi import Depends, Query, Request, Response
@@ -113,15 +114,38 @@ def set_etag(response: Response, version_or_obj: Any) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-def if_match_version(request: Request) -> int | None:
-    """The version an If-Match header names; None when absent or '*'."""
-    header = request.headers.get("if-match")
+# Versions are integer columns: an ETag naming a larger number can never match.
+MAX_VERSION = 2**31 - 1
+_ETAG = re.compile(r'(W/)?"([^"]*)"|[^",\s]+')
+
+
+def version_number(text: str) -> int | None:
+    """The version a text names (ASCII digits within the column's range), else None.
+    str.isdigit() is not enough: it accepts '²' and '١', and a digit string of any length."""
+    if not (0 < len(text) <= len(str(MAX_VERSION))) or not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_VERSION else None
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The version an If-Match header names: None when absent or "*"; one strong ETag
+    ("3", or 3 bare) this API could have issued otherwise. Anything else (stale aside: a weak
+    tag, a list, a number out of range, garbage) can never match: 412, never a 500."""
     if header is None or header.strip() == "*":
         return None
-    value = header.split(",")[0].strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    match = _ETAG.fullmatch(header.strip())
+    if match is None or match.group(1):  # not one tag, or weak (W/"3" never matches strongly)
         raise PreconditionFailed("version_mismatch", "If-Match must be an ETag this API returned.")
-    return int(value)
+    version = version_number(match.group(2) if match.group(2) is not None else match.group(0))
+    if version is None:
+        raise PreconditionFailed("version_mismatch", "If-Match must be an ETag this API returned.")
+    return version
+
+
+def if_match_version(request: Request) -> int | None:
+    """The version the request's If-Match header names (see parse_if_match)."""
+    return parse_if_match(request.headers.get("if-match"))
 
 
 IfMatchDep = Annotated[int | None, Depends(if_match_version)]

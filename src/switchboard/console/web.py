@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from switchboard.accounts import auth
 from switchboard.accounts.models import Account, User
 from switchboard.accounts.tenancy import actor_for
-from switchboard.api_support import SessionDep
+from switchboard.api_support import SessionDep, version_number
 from switchboard.core import i18n
 from switchboard.core.context import Actor, ServiceContext
 from switchboard.core.errors import ErrorItem, ServiceError
@@ -165,7 +165,7 @@ def form_version(form: dict[str, str]) -> int | None:
     """The version an edit form was loaded at (its hidden "version" field): the service
     refuses the save if the object changed since. Garbage never matches a version."""
     raw = form.get("version", "")
-    return int(raw) if raw.isdigit() else -1 if raw else None
+    return (version_number(raw) or -1) if raw else None
 
 
 def language(request: Request, account: Account | None = None) -> str:
