@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from switchboard.core.config import Network
 from switchboard.core.security import SecretBox
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ class Runtime:
     secret_box: SecretBox
     connector_factory: ConnectorFactory | None = None
     catalog_ttl_seconds: int = 600
+    # Where PBX gateways may be (SWITCHBOARD_PBX_ALLOWED_NETWORKS); empty: anywhere.
+    pbx_allowed_networks: tuple[Network, ...] = ()
 
     def connector(self, url: str, username: str, password: str) -> "PbxConnector":
         if self.connector_factory is None:
