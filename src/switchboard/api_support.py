@@ -49,6 +49,53 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status in (401, 403, 404, 409, 412, 422)
 }
 
+# What the OpenAPI document says beyond each router's PROBLEM_RESPONSES (document_problems).
+PROBLEM_DESCRIPTIONS = {
+    400: "The body is not valid JSON, or holds a key twice (`invalid_json`, `duplicate_key`)",
+    401: "Not signed in, or the token is invalid or expired",
+    403: "Not allowed for your role",
+    404: "Not found, or not yours",
+    409: "Conflict: taken, exhausted, or not allowed now",
+    412: "If-Match names another version (`version_mismatch`)",
+    413: "The body is larger than the configured limit (`body_too_large`)",
+    422: "Invalid input, a control character included (`invalid_character`)",
+    429: "Too many failed sign-ins (`signin_locked`)",
+    502: "The PBX cannot be reached or read (`pbx_unreachable`)",
+}
+# Routes that can answer more than the common statuses: (method, path) -> statuses. 502:
+# the route reads the PBX catalogue (choices are checked against it) or the PBX itself.
+EXTRA_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
+    ("post", "/api/v1/auth/token"): (429,),
+    ("get", "/api/v1/accounts/{account_id}/mivb/catalog"): (502,),
+    ("post", "/api/v1/accounts/{account_id}/mivb/service-categories"): (502,),
+    ("patch", "/api/v1/accounts/{account_id}/mivb/service-categories/{category_id}"): (502,),
+    ("put", "/api/v1/accounts/{account_id}/users/{user_id}/mivb/service"): (502,),
+    ("patch", "/api/v1/accounts/{account_id}/users/{user_id}/mivb"): (502,),
+    ("post", "/api/v1/accounts/{account_id}/users/{user_id}/mivb/phones"): (502,),
+    ("patch", "/api/v1/accounts/{account_id}/users/{user_id}/mivb/phones/{phone_id}"): (502,),
+    ("delete", "/api/v1/accounts/{account_id}/users/{user_id}/mivb/phones/{phone_id}"): (502,),
+}
+
+
+def document_problems(spec: dict[str, Any], api_prefix: str = "/api/") -> dict[str, Any]:
+    """Every API operation lists every status it can answer, each error as problem+json:
+    the common ones, 400 and 413 where a body is read, and EXTRA_STATUSES."""
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in spec.get("paths", {}).items():
+        if not path.startswith(api_prefix):
+            continue
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            statuses = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+            statuses.add(422)  # the input guard checks every path and query string
+            if "requestBody" in operation:
+                statuses.update((400, 413))
+            statuses.update(EXTRA_STATUSES.get((method, path), ()))
+            for status in sorted(statuses):
+                responses[str(status)] = {"description": PROBLEM_DESCRIPTIONS.get(status, "Error"),
+                                          "content": problem}
+    return spec
+
 
 def problem_response(status: int, title: str, errors: list[ErrorItem], headers: dict | None = None) -> JSONResponse:
     detail = "; ".join(e.render() for e in errors) or title

@@ -18,7 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from switchboard import __version__
 from switchboard.accounts import api as accounts_api
 from switchboard.accounts import views as accounts_views
-from switchboard.api_support import problem_response
+from switchboard.api_support import PROBLEM_JSON, document_problems, problem_response
 from switchboard.audit import api as audit_api
 from switchboard.core.config import Settings, get_settings
 from switchboard.console import views as console_views
@@ -40,7 +40,7 @@ from switchboard.middleware import (
 )
 from switchboard.wiring import runtime_from_settings
 from switchboard.sync.queue import pbx_reachability
-from switchboard.core.security import TokenSigner
+from switchboard.core.security import TokenSigner, constant_time_equals
 from switchboard.sync.metrics import SyncCollector
 from switchboard.core.validation import items_from_pydantic
 
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
 
     _install_error_handlers(app)
     _install_operational_routes(app, metrics)
+    _install_openapi(app)
 
     # Outermost last: security headers on everything, ids, metrics, size limit, sessions,
     # then the input guard (inside the session, so a refused page can be rendered).
@@ -116,6 +117,19 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """The served document lists, per route, every status it can answer (see
+    api_support.document_problems)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate(), API_PREFIX)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _is_api(request: Request) -> bool:
@@ -183,7 +197,9 @@ def _install_operational_routes(app: FastAPI, metrics: Metrics) -> None:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"],
-             summary="Readiness: the database answers; PBX reachability as the sync last saw it")
+             summary="Readiness: the database answers; PBX reachability as the sync last saw it",
+             responses={503: {"description": "The database does not answer",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}})
     def readyz(request: Request) -> Response:
         checks: dict = {}
         try:
@@ -197,6 +213,19 @@ def _install_operational_routes(app: FastAPI, metrics: Metrics) -> None:
         ready = checks["database"] == "ok"
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    def prometheus() -> Response:
+    token = app.state.settings.metrics_token
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format)",
+             description="With SWITCHBOARD_METRICS_TOKEN set, send `Authorization: Bearer <token>`.",
+             response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+                        401: {"description": "SWITCHBOARD_METRICS_TOKEN is set and the request does not carry it",
+                              "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}})
+    def prometheus(request: Request) -> Response:
+        if token:
+            scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not constant_time_equals(sent.strip(), token):
+                return problem_response(401, "Not signed in", [ErrorItem(
+                    "unauthorized", "Send the metrics token: Authorization: Bearer <token>.")],
+                    headers={"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
