@@ -16,7 +16,7 @@ from starlette.responses import Response
 from switchboard.api_support import problem_response
 from switchboard.core.context import current_request_id
 from switchboard.core.errors import ErrorItem, ServiceError, ValidationFailed
-from switchboard.core.validation import CONTROL_CHARACTERS, invalid_character
+from switchboard.core.validation import CONTROL_CHARACTERS, first_control_character, invalid_character
 
 
 class RequestIdMiddleware:
@@ -222,26 +222,6 @@ def parse_json_body(raw: bytes) -> Any:
         raise BadJson("invalid_json", "The body is not valid JSON.") from None
 
 
-def _first_bad_text(value: Any, path: str = "") -> str | None:
-    """The path (`phones[2].dn` style) of the first text holding a control character."""
-    if isinstance(value, str):
-        return path or "body" if CONTROL_CHARACTERS.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else key
-            if CONTROL_CHARACTERS.search(key):
-                return path or "body"
-            found = _first_bad_text(item, where)
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _first_bad_text(item, f"{path}[{index}]")
-            if found:
-                return found
-    return None
-
-
 def _is_json(scope) -> bool:
     content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
     kind, _, subtype = content_type.partition("/")
@@ -289,9 +269,9 @@ class InputGuardMiddleware:
         raw = b"".join(chunks)
         if raw:
             try:
-                bad = _first_bad_text(parse_json_body(raw))
+                bad = first_control_character(parse_json_body(raw))
                 if bad is not None:
-                    raise invalid_character(bad)
+                    raise invalid_character(bad or "body")
             except ServiceError as exc:
                 return await self._refuse(scope, receive, send, exc)
         replayed = False

@@ -187,3 +187,13 @@ def test_odd_input_never_answers_500_and_every_answer_is_documented(client, spec
                 assert response.status_code in documented, (method, path, response.status_code, response.text[:200])
                 seen.add(response.status_code)
     assert {400, 404, 422} <= seen
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ('{"a": ', "}")], ids=["lists", "objects"])
+@pytest.mark.parametrize("depth", [900, 990, 5000])
+def test_deeply_nested_bodies_are_4xx_never_500(client, tenant_a, login, opening, closing, depth):
+    # Deep enough to exhaust a recursive walk of the parsed body, if not the parser.
+    headers = login(tenant_a.partner_admin.email)
+    body = '{"name": "x", "city": ' + opening * depth + "1" + closing * depth + "}"
+    response = _post_raw(client, headers, body.encode())
+    assert response.status_code in (400, 422), response.text[:300]

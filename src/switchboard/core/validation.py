@@ -64,20 +64,36 @@ class LineBreaksAllowed:
         return Annotated[item, _LINE_BREAKS]
 
 
+def first_control_character(value: Any, *, line_breaks: bool = False) -> str | None:
+    """Where the first text holding a character no input may hold is, in a string or
+    anywhere inside lists and dicts (keys included): "" for the value itself,
+    `phones[2].dn` style below it; None when there is none. Iterative: a deeply nested
+    body cannot exhaust the stack."""
+    pattern = CONTROL_CHARACTERS_BUT_LINE_BREAKS if line_breaks else CONTROL_CHARACTERS
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, BaseModel):
+            item = item.model_dump()
+        if isinstance(item, str):
+            if pattern.search(item):
+                return path
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                if isinstance(key, str) and pattern.search(key):
+                    return path
+                children.append((f"{path}.{key}" if path else str(key), child))
+            stack.extend(reversed(children))
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(reversed([(f"{path}[{i}]", child) for i, child in enumerate(item)]))
+    return None
+
+
 def has_control_character(value: Any, *, line_breaks: bool = False) -> bool:
     """Whether a string, or any key or string inside lists and dicts, holds a character
     no input may hold."""
-    pattern = CONTROL_CHARACTERS_BUT_LINE_BREAKS if line_breaks else CONTROL_CHARACTERS
-    if isinstance(value, str):
-        return pattern.search(value) is not None
-    if isinstance(value, dict):
-        return any(has_control_character(k, line_breaks=line_breaks) or has_control_character(v, line_breaks=line_breaks)
-                   for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return any(has_control_character(v, line_breaks=line_breaks) for v in value)
-    if isinstance(value, BaseModel):
-        return has_control_character(value.model_dump(), line_breaks=line_breaks)
-    return False
+    return first_control_character(value, line_breaks=line_breaks) is not None
 
 
 def invalid_character(field: str | None = None) -> ValidationFailed:
