@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from switchboard.api_support import problem_response
 from switchboard.core.context import current_request_id
-from switchboard.core.errors import ErrorItem, ServiceError, ValidationFailed
+from switchboard.core.errors import ServiceError, ValidationFailed
 from switchboard.core.validation import CONTROL_CHARACTERS, first_control_character, invalid_character
 
 
