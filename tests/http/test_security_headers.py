@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 import switchboard
 from switchboard.app import create_app
+from switchboard.jobs.runner import JobRunner
 from tests.console.helpers import console_routes, csrf_from, sign_in
 
 EXPECTED = {
@@ -108,8 +109,11 @@ def test_every_console_page_renders_without_inline_code(client, app, mivb_accoun
     m = mivb_account
     user_id = m.new_user("Telephony")
     config = client.get(m.user_url(user_id, "/mivb"), headers=m.admin).json()
+    job = client.post(m.url("/imports?mode=dry_run"), headers={**m.admin, "content-type": "text/csv"},
+                      content=b"email\nsomeone@example.com\n").json()
+    JobRunner(client.app.state.session_factory, client.app.state.runtime).run_once()
     ids = {"account_id": m.account_id, "user_id": user_id, "phone_id": config["phones"][0]["id"],
-           "range_id": m.dn_range, "category_id": m.categories["Entry"]}
+           "range_id": m.dn_range, "category_id": m.categories["Entry"], "job_id": job["id"]}
     sign_in(client, tenant_a.partner_admin.email)
     rendered = 0
     for path in _pages(app, ids) + ["/accounts?search=Alpha", f"/accounts/{m.account_id}/users?search=Mia",

@@ -84,7 +84,7 @@ def _plain_text(value: str) -> str:
     char = unsafe_character(value)
     if char is not None:
         raise PydanticCustomError(
-            "invalid_characters",
+            "invalid_character",
             "Must not contain control characters or invisible formatting characters "
             "(such as a direction override or a zero-width space): found U+%(codepoint)s.",
             {"codepoint": f"{ord(char):04X}"})
