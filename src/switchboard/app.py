@@ -33,6 +33,7 @@ from switchboard.mivb import settings_views as mivb_settings_views
 from switchboard.mivb import views as mivb_views
 from switchboard.numbering import api as numbering_api
 from switchboard.pbx import api as pbx_api
+from switchboard.sync import api as sync_api
 from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
 from switchboard.wiring import runtime_from_settings
 from switchboard.sync.queue import pbx_reachability
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.include_router(numbering_api.router)
     app.include_router(pbx_api.router)
     app.include_router(mivb_api.router)
+    app.include_router(sync_api.router)
     app.include_router(imports_views.router)  # before the accounts pages: /users/import is not a user id
     app.include_router(console_views.router)
     app.include_router(accounts_views.router)
