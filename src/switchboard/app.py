@@ -34,6 +34,7 @@ from switchboard.mivb import views as mivb_views
 from switchboard.numbering import api as numbering_api
 from switchboard.pbx import api as pbx_api
 from switchboard.sync import api as sync_api
+from switchboard.sync import views as sync_views
 from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
 from switchboard.wiring import runtime_from_settings
 from switchboard.sync.queue import pbx_reachability
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.include_router(accounts_views.router)
     app.include_router(mivb_views.router)
     app.include_router(mivb_settings_views.router)
+    app.include_router(sync_views.router)
     app.mount("/static", StaticFiles(packages=[("switchboard.console", "static")]), name="static")
 
     _install_error_handlers(app)
