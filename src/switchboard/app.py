@@ -44,6 +44,8 @@ from switchboard.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from switchboard.sync import api as sync_api
+from switchboard.sync import views as sync_views
 from switchboard.wiring import runtime_from_settings
 from switchboard.sync.queue import pbx_reachability
 from switchboard.core.security import TokenSigner, constant_time_equals
@@ -105,12 +107,14 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.include_router(numbering_api.router)
     app.include_router(pbx_api.router)
     app.include_router(mivb_api.router)
+    app.include_router(sync_api.router)
     app.include_router(imports_views.router)  # before the accounts pages: /users/import is not a user id
     app.include_router(adoption_views.router)
     app.include_router(console_views.router)
     app.include_router(accounts_views.router)
     app.include_router(mivb_views.router)
     app.include_router(mivb_settings_views.router)
+    app.include_router(sync_views.router)
     app.mount("/static", StaticFiles(packages=[("switchboard.console", "static")]), name="static")
 
     _install_error_handlers(app)

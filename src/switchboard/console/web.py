@@ -32,7 +32,8 @@ from switchboard.mivb.phone_types import PHONE_TYPES
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE_DIR / "console" / "templates", PACKAGE_DIR / "accounts" / "templates",
                  PACKAGE_DIR / "mivb" / "templates", PACKAGE_DIR / "imports" / "templates",
-                 PACKAGE_DIR / "adoption" / "templates"]
+                 PACKAGE_DIR / "adoption" / "templates",
+                 PACKAGE_DIR / "sync" / "templates"]
 
 
 def make_templates() -> Environment:

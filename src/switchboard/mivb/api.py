@@ -26,8 +26,6 @@ from switchboard.mivb.schemas import (
     ProductOut,
     ServiceChoice,
 )
-from switchboard.sync import queue as sync
-from switchboard.sync.schemas import PushQueued, SyncSummary
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", responses=PROBLEM_RESPONSES)
 USER = "/users/{user_id}"
@@ -183,17 +181,3 @@ def delete_phone(account_id: str, user_id: str, phone_id: str, ctx: CtxDep, if_m
     service.delete_phone(ctx, account_id, user_id, phone_id, expected_version=if_match)
     return Response(status_code=204)
 
-
-# ------------------------------------------------------------------ sync
-
-@router.post(USER + "/mivb/sync", status_code=202, response_model=PushQueued, tags=["mivb sync"],
-             summary="Push the user's state again now")
-def push_now(account_id: str, user_id: str, ctx: CtxDep):
-    job = sync.push_now(ctx, account_id, user_id)
-    return {"job_id": str(job.id), "state": job.state}
-
-
-@router.get("/mivb/sync", response_model=SyncSummary, tags=["mivb sync"],
-            summary="Sync summary: counts per state, failed users and errors")
-def sync_summary(account_id: str, ctx: CtxDep):
-    return sync.account_summary(ctx, account_id)

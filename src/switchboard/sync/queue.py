@@ -17,10 +17,11 @@ from switchboard.accounts.tenancy import get_user, require_account_admin
 from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
-from switchboard.core.errors import Conflict
+from switchboard.core.errors import Conflict, NotFound
 from switchboard.core.uow import tx_cache
 from switchboard.mivb.models import MivbService
 from switchboard.pbx.models import MivbConnection
+from switchboard.sync import status as sync_status
 from switchboard.sync.models import OPEN_JOB_STATES, SyncJob, SyncStatus
 
 
@@ -84,14 +85,77 @@ def push_now(ctx: ServiceContext, account_id: str, user_id: str) -> SyncJob:
     """An admin's "Retry now": push the user's current state again, at once."""
     account = require_account_admin(ctx, account_id)
     get_user(ctx, account_id, user_id)
-    service = ctx.session.get(MivbService, user_id)
-    if service is None or service.service_category_id is None:
+    service = _configured(ctx, account_id, user_id)
+    if service is None:
         raise Conflict("not_configured", "This user has no MiVoice Business service to push.")
-    job = enqueue_push(ctx.session, service)
-    audit.record(ctx, action="sync", object_type="mivb_service", object_id=user_id, object_repr="push",
-                 subject_id=user_id, account_id=account_id, partner_id=account.partner_id)
+    job = _push_again(ctx, account, service)
     ctx.session.flush()
     return job
+
+
+def _configured(ctx: ServiceContext, account_id: str, user_id: str) -> MivbService | None:
+    service = ctx.session.get(MivbService, user_id)
+    if service is None or service.account_id != account_id or service.service_category_id is None:
+        return None
+    return service
+
+
+def _push_again(ctx: ServiceContext, account: Account, service: MivbService) -> SyncJob:
+    job = enqueue_push(ctx.session, service)
+    audit.record(ctx, action="sync", object_type="mivb_service", object_id=service.user_id, object_repr="push",
+                 subject_id=service.user_id, account_id=account.id, partner_id=account.partner_id)
+    return job
+
+
+def _remove_again(ctx: ServiceContext, account: Account, failed: SyncJob) -> SyncJob:
+    job = enqueue_remove(ctx.session, account.id, failed.user_id, failed.pbx_key)
+    audit.record(ctx, action="sync", object_type="mivb_service", object_id=failed.user_id, object_repr="remove",
+                 subject_id=failed.user_id, account_id=account.id, partner_id=account.partner_id,
+                 after={"pbx_key": job.pbx_key})
+    return job
+
+
+def _failed_jobs(ctx: ServiceContext, account_id: str, job_id: int | None = None) -> list[SyncJob]:
+    query = select(SyncJob).where(SyncJob.account_id == account_id, sync_status.in_state("failed"))
+    if job_id is not None:
+        query = query.where(SyncJob.id == job_id)
+    return list(ctx.session.scalars(query.order_by(SyncJob.id)))
+
+
+def retry_failed(ctx: ServiceContext, account_id: str) -> int:
+    """"Retry all failed": every push of the account that gave up is queued again (its
+    user's current state), and so is every removal that gave up. Returns how many jobs
+    were queued; a failed push whose user no longer has the service is left as it is."""
+    account = require_account_admin(ctx, account_id)
+    queued = 0
+    for failed in _failed_jobs(ctx, account_id):
+        if failed.kind == "remove_user":
+            _remove_again(ctx, account, failed)
+        elif (service := _configured(ctx, account_id, failed.user_id)) is not None:
+            _push_again(ctx, account, service)
+        else:
+            continue
+        queued += 1
+    ctx.session.flush()
+    return queued
+
+
+def retry_job(ctx: ServiceContext, account_id: str, job_id: str) -> SyncJob:
+    """"Retry" of one failed job of the queue: a push goes as "Retry now" does, a removal
+    (its user may be gone) is queued again."""
+    account = require_account_admin(ctx, account_id)
+    number = int(job_id) if job_id.isdigit() and len(job_id) <= 12 else None
+    job = ctx.session.scalar(select(SyncJob).where(SyncJob.id == number, SyncJob.account_id == account_id)) \
+        if number is not None else None
+    if job is None:
+        raise NotFound("not_found", "Sync job not found.")
+    if not _failed_jobs(ctx, account_id, job.id):
+        raise Conflict("not_failed", "This job has not failed, or was retried since: nothing to retry.")
+    if job.kind == "remove_user":
+        queued = _remove_again(ctx, account, job)
+        ctx.session.flush()
+        return queued
+    return push_now(ctx, account_id, job.user_id)
 
 
 def account_summary(ctx: ServiceContext, account_id: str, *, limit: int = 100) -> dict[str, Any]:
