@@ -32,7 +32,7 @@ from switchboard.pbx import api as pbx_api
 from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
 from switchboard.wiring import runtime_from_settings
 from switchboard.sync.queue import pbx_reachability
-from switchboard.core.security import TokenSigner
+from switchboard.core.security import CookieSigner, TokenSigner
 from switchboard.sync.metrics import SyncCollector
 from switchboard.core.validation import items_from_pydantic
 
@@ -44,7 +44,7 @@ STATUS_TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed for
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker | None = None) -> FastAPI:
     settings = settings or get_settings()
-    secret_key = settings.resolved_secret_key()
+    key_ring = settings.key_ring()
     if session_factory is None:
         engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
         session_factory = make_session_factory(engine)
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
-    app.state.signer = TokenSigner(secret_key, settings.token_ttl_seconds)
+    app.state.signer = TokenSigner(key_ring, settings.token_ttl_seconds)
     app.state.runtime = runtime_from_settings(settings)
     app.state.templates = make_templates()
     metrics = Metrics()
@@ -82,13 +82,22 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     _install_operational_routes(app, metrics)
 
     # Outermost last: ids first, then metrics, size limit, sessions.
-    app.add_middleware(SessionMiddleware, secret_key=secret_key, session_cookie="switchboard_session",
+    app.add_middleware(KeyRingSessionMiddleware, key_ring=key_ring, session_cookie="switchboard_session",
                        max_age=settings.token_ttl_seconds, same_site="lax",
                        https_only=settings.secure_cookies)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+class KeyRingSessionMiddleware(SessionMiddleware):
+    """Starlette's signed session cookie, signed with the newest key and accepted under
+    any key of the ring: rotating the secret key signs nobody out."""
+
+    def __init__(self, app, key_ring, **options) -> None:
+        super().__init__(app, secret_key=key_ring.primary, **options)
+        self.signer = CookieSigner(key_ring)
 
 
 def _is_api(request: Request) -> bool:

@@ -18,7 +18,7 @@ from switchboard.sync import queue
 
 def runtime_from_settings(settings: Settings) -> Runtime:
     install()
-    return Runtime(secret_box=SecretBox(settings.resolved_secret_key()), connector_factory=MivbGatewayConnector,
+    return Runtime(secret_box=SecretBox(settings.key_ring()), connector_factory=MivbGatewayConnector,
                    catalog_ttl_seconds=settings.catalog_ttl_seconds)
 
 
