@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from switchboard import cli_maintenance
 from switchboard.core.config import get_settings
 
 app = typer.Typer(help="Switchboard: manage the MiVoice Business features of a customer's users.",
@@ -247,6 +248,12 @@ def mivb_verify(
     console.print(f"[yellow]{len(differences)} differences on {users} users.[/]"
                   + (" Repairs queued." if repair else " Run again with --repair to fix them."))
     raise typer.Exit(code=0 if repair else 1)
+
+
+# Operator tasks over the whole database: secrets, backups (cli_maintenance.py).
+app.add_typer(cli_maintenance.secrets_app, name="secrets")
+app.command("backup")(cli_maintenance.backup_command)
+app.command("restore")(cli_maintenance.restore_command)
 
 
 def main() -> None:
