@@ -6,11 +6,13 @@ commit, so the files would never see their data.)"""
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import MetaData, create_engine, inspect, select
 
 from switchboard.accounts import service as accounts
 from switchboard.app import create_app
@@ -32,6 +34,30 @@ def database(tmp_path, backend):
         upgrade(url)
         engine = make_engine(url)
         yield url, make_session_factory(engine)
+        engine.dispose()
+
+
+def text_of(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("latin-1")
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def every_row(url: str) -> dict[str, list[dict]]:
+    """Every table of the database, every column of every row, as the engine holds it."""
+    engine = create_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        assert set(meta.tables) == set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            return {name: [dict(row._mapping) for row in conn.execute(select(table))]
+                    for name, table in meta.tables.items()}
+    finally:
         engine.dispose()
 
 
