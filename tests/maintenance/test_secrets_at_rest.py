@@ -1,0 +1,144 @@
+"""Secrets at rest (issue 9): a user pin, the SIP passwords of generic SIP phones, the PBX
+connection password and a sign-in password, set through the real app and pushed by a real
+worker process, are found in clear nowhere Switchboard keeps things: not in any column of
+any row of any table (the change log included), not in the database's files (SQLite: the
+file, its -wal and -shm; PostgreSQL: a pg_dump of the whole database), not in the logs at
+DEBUG (this process's, SQL parameters included, and the worker process's output).
+
+The simulator is the PBX: it holds the pin and the SIP passwords in clear by design (a
+MiVB has to). What is asserted of its state file: it does hold them (so the push really
+happened and the search is not vacuous), and it never holds the PBX connection password
+nor a sign-in password."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from switchboard.core.db import is_sqlite
+from switchboard.maintenance.backup import libpq_uri, pg_environment
+from switchboard.mivb_sim.launcher import launch
+from tests.maintenance.conftest import ADMIN_PASSWORD, every_row, file_settings, text_of
+
+# Eight digits (the longest pin), none of the policy's weak shapes; a secret this long
+# cannot turn up by chance in ids, dates or ciphertexts.
+PIN = "73915286"
+PBX_USER = "gateway"
+PBX_PASSWORD = "pbx-Conn-9f3Kq27Lw8"
+
+
+def database_bytes(url: str, tmp_path: Path) -> dict[str, bytes]:
+    if is_sqlite(url):
+        path = Path(url.removeprefix("sqlite:///"))
+        files = {f"{path.name}{suffix}": Path(f"{path}{suffix}").read_bytes()
+                 for suffix in ("", "-wal", "-shm") if Path(f"{path}{suffix}").exists()}
+        # The recent writes sit in the write-ahead log: it must have been read.
+        assert files.get(f"{path.name}-wal"), "the -wal file is missing or empty"
+        return files
+    if shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    dump = subprocess.run(["pg_dump", "--format=plain", f"--dbname={libpq_uri(url)}"], env=pg_environment(url),
+                          capture_output=True, check=True)
+    return {"pg_dump of the database": dump.stdout}
+
+
+def run_worker_once(url: str, var_dir: Path, log: Path) -> str:
+    """`switchboard worker --once` as its own process, every logger at DEBUG."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env.update(SWITCHBOARD_DATABASE_URL=url, SWITCHBOARD_VAR_DIR=str(var_dir))
+    code = ("import logging, sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stdout); "
+            "logging.getLogger('sqlalchemy').setLevel(logging.DEBUG); "
+            "sys.argv = ['switchboard', 'worker', '--once']; from switchboard.cli import main; main()")
+    with log.open("w") as out:
+        subprocess.run([sys.executable, "-c", code], env=env, stdout=out, stderr=subprocess.STDOUT, check=True,
+                       timeout=120)
+    return log.read_text()
+
+
+@pytest.fixture
+def pbx(tmp_path):
+    state = tmp_path / "mivb-sim.json"
+    sim = launch("--state", str(state), "--log-level", "debug", auth=(PBX_USER, PBX_PASSWORD),
+                 stderr_path=tmp_path / "mivb-sim.log")
+    yield sim, state
+    sim.stop()
+
+
+@pytest.mark.slow
+def test_no_secret_is_stored_or_logged_in_clear(tmp_path, database, pbx, sites, caplog):
+    caplog.set_level("DEBUG")  # every logger: HTTP clients, the worker…
+    caplog.set_level("DEBUG", logger="sqlalchemy")  # (which stays at WARNING unless told): SQL, parameters, rows
+    url, factory = database
+    sim, state_file = pbx
+    var_dir = tmp_path / "var"
+    site = sites(file_settings(var_dir, url), factory, sim.url, (PBX_USER, PBX_PASSWORD), shared=False)
+    user_id = site.new_user(pin=PIN)
+    site.add_sip_phone(user_id)
+    test = site.client.post(site.url("/mivb/connection/test"), headers=site.partner)
+    assert test.status_code == 200 and test.json()["ok"] is True, test.text
+
+    revealed = site.revealed(user_id)
+    assert revealed["programming"]["user_pin"] == PIN
+    sip_passwords = [p["sip"]["password"] for p in revealed["phones"] if p["type"] == "generic_sip"]
+    assert sip_passwords and all(len(p) >= 16 for p in sip_passwords)
+    worker_output = run_worker_once(url, var_dir, tmp_path / "worker.log")
+    on_pbx = {u["user_key"]: u for u in json.loads(state_file.read_text())["users"]}[user_id]
+    assert on_pbx["user_pin"] == PIN  # pushed: the PBX holds it, as a MiVB must
+
+    secrets = {"the user pin": PIN, "the PBX connection password": PBX_PASSWORD,
+               "a sign-in password": ADMIN_PASSWORD}
+    secrets.update({f"SIP password {i + 1}": password for i, password in enumerate(sip_passwords)})
+    findings: list[str] = []
+
+    def search(where: str, text: str | bytes) -> None:
+        for label, secret in secrets.items():
+            if (secret.encode() if isinstance(text, bytes) else secret) in text:
+                findings.append(f"{label} in {where}")
+
+    tables = every_row(url)
+    assert {"mivb_services", "mivb_phones", "mivb_connections", "audit_entries", "sync_jobs", "users"} <= set(tables)
+    for name, rows in tables.items():
+        for row in rows:
+            for column, value in row.items():
+                search(f"{name}.{column}", text_of(value))
+    # The secrets were stored (encrypted): the search above looked at real data.
+    assert tables["mivb_connections"][0]["password_encrypted"]
+    assert any(row["user_pin_encrypted"] for row in tables["mivb_services"])
+    assert sum(bool(row["sip_password_encrypted"]) for row in tables["mivb_phones"]) == len(sip_passwords)
+    # The change log recorded the pin change, the phones and the connection, without them.
+    change_log = [row for row in tables["audit_entries"] if row["account_id"] == site.account_id]
+    assert {"mivb_connection", "mivb_service", "phone"} <= {row["object_type"] for row in change_log}
+    search("the change log (API)", site.client.get(site.url("/audit?limit=500"), headers=site.admin).text)
+
+    for name, content in database_bytes(url, tmp_path).items():
+        search(name, content)
+    search("this process's logs", caplog.text + "\n".join(r.getMessage() for r in caplog.records))
+    assert "mivb_phones" in caplog.text  # the SQL went through the captured logs
+    search("the worker's output", worker_output)
+    assert "sqlalchemy.engine" in worker_output and "HTTP Request: PUT" in worker_output
+
+    pbx_secrets = {"the PBX connection password": PBX_PASSWORD, "a sign-in password": ADMIN_PASSWORD}
+    for label, secret in pbx_secrets.items():
+        if secret in state_file.read_text():
+            findings.append(f"{label} in the simulator's state file")
+    sim.stop()
+    for label, secret in pbx_secrets.items():
+        if secret in (tmp_path / "mivb-sim.log").read_text():
+            findings.append(f"{label} in the simulator's log")
+    assert findings == []
+
+
+@pytest.mark.xfail(strict=True, reason="mivb-sim writes its state file with the umask's mode (0644 here); "
+                                       "another branch makes it 0600. Drop this mark once it is merged.")
+def test_simulator_state_file_is_owner_only(pbx):
+    sim, state_file = pbx
+    with sim.client() as client:
+        client.post("/_sim/reset").raise_for_status()  # a change: the file is written
+    assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
