@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from switchboard import cli
 from switchboard.core.config import Settings, get_settings
 from switchboard.core.errors import Conflict, ServiceError
+from switchboard.core.keyring import KeyFiles
 from switchboard.core.security import SecretBox, TokenSigner
 from switchboard.core.uow import unit_of_work
 from switchboard.maintenance import secrets
@@ -63,6 +64,21 @@ def test_rotation_covers_every_secret_column_of_the_schema(engine):
     looks_secret = {name for name in columns if re.search(r"password|pin|secret|token|credential", name.split(".")[1])}
     clear = {name for name in looks_secret - encrypted - NOT_SECRETS if not name.endswith("_hash")}
     assert clear == set(), "a column that sounds like a secret: store it encrypted (*_encrypted), or list it here"
+
+
+def test_switching_the_key_files_keeps_both_keys_at_every_step(tmp_path):
+    files = KeyFiles(tmp_path)
+    ring = file_settings(tmp_path, "sqlite://").key_ring()
+    old = ring.primary
+    new = files.stage_new_key()
+    assert files.stage_new_key() == new  # an interrupted rotation keeps its key
+    assert ring.keys() == (new, old)  # a running process follows the files
+    files.write(files.previous, f"{old}\n")  # as if it crashed after this step of the switch
+    assert ring.keys() == (new, old)
+    assert files.retire_current() is True and files.retire_current() is False
+    assert ring.keys() == (new, old)
+    assert (files.current.read_text().strip(), files.previous.read_text().split()) == (new, [old])
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (files.current, files.previous)} == {0o600}
 
 
 def _console_sign_in(client, email: str) -> str:

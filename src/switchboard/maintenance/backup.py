@@ -153,7 +153,7 @@ def restore_sqlite(database_url: str, source: Path, *, force: bool = False) -> C
     if target.exists() and sqlite_in_use(target) and not force:
         raise Conflict("database_in_use", "The database %(path)s is open in another process (a server or a worker): "
                        "stop them first, or add --force.", path=str(target))
-    src = sqlite3.connect(f"file:{source.resolve()}?mode=ro", uri=True)
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
         revision = _check_sqlite(src)
         target.parent.mkdir(parents=True, exist_ok=True)
