@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgresql bench chromium clean messages
+.PHONY: install run test test-sqlite test-postgresql bench chromium clean messages chaos chaos-run
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test: install chromium
 
 bench: install
 	$(BIN)/python -m switchboard.bench
+
+# The long reliability runs (docs/reliability.md). chaos-run: 1,000 users configured
+# through the API while processes are killed, on a private PostgreSQL cluster of its own
+# (initdb in a temporary directory, restarted mid-run, removed at the end; never the
+# shared server). Extra options: make chaos CHAOS_ARGS="--users 200 --seed 3".
+chaos: chaos-run
+
+chaos-run: install
+	$(BIN)/python -m switchboard.testing.chaos --users 1000 --write-docs docs/reliability.md $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) var test-output

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from switchboard.jobs.models import Job
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.numbering.models import DidRange, DnRange
 from tests.factories import Tenant
@@ -38,9 +39,13 @@ def victim(session, tenant_a) -> Tenant:
     phone = Phone(account_id=tenant_a.account.id, user_id=tenant_a.user.id, type="desk_phone", dn="4001",
                   dn_range_id=dn_range.id, model="6920")
     session.add(phone)
+    job = Job(account_id=tenant_a.account.id, kind="import", mode="dry_run", on_error="all_or_nothing",
+              state="succeeded", created_by=tenant_a.account_admin.id, input_text="email\nvictim@a.example\n",
+              options={}, summary={"counts": {"unchanged": 1}})
+    session.add(job)
     session.commit()
     tenant_a.mivb = {"range_id": dn_range.id, "did_range_id": did_range.id, "category_id": category.id,
-                     "phone_id": phone.id}
+                     "phone_id": phone.id, "job_id": job.id}
     return tenant_a
 
 

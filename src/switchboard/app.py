@@ -19,6 +19,10 @@ from switchboard.accounts import api as accounts_api
 from switchboard.accounts import views as accounts_views
 from switchboard.api_support import problem_response
 from switchboard.audit import api as audit_api
+from switchboard.imports import api as imports_api
+from switchboard.imports import views as imports_views
+from switchboard.imports.csv_format import MAX_BYTES as IMPORT_MAX_BYTES
+from switchboard.jobs import api as jobs_api
 from switchboard.core.config import Settings, get_settings
 from switchboard.console import views as console_views
 from switchboard.console.web import CsrfFailed, LoginRequired, login_redirect, make_templates, render
@@ -67,11 +71,14 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     metrics.registry.register(SyncCollector(session_factory))
     app.state.metrics = metrics
 
+    app.include_router(imports_api.router)  # before the accounts routes: /users/export is not a user id
+    app.include_router(jobs_api.router)
     app.include_router(accounts_api.router)
     app.include_router(audit_api.router)
     app.include_router(numbering_api.router)
     app.include_router(pbx_api.router)
     app.include_router(mivb_api.router)
+    app.include_router(imports_views.router)  # before the accounts pages: /users/import is not a user id
     app.include_router(console_views.router)
     app.include_router(accounts_views.router)
     app.include_router(mivb_views.router)
@@ -85,7 +92,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.add_middleware(KeyRingSessionMiddleware, key_ring=key_ring, session_cookie="switchboard_session",
                        max_age=settings.token_ttl_seconds, same_site="lax",
                        https_only=settings.secure_cookies)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # A bulk import's file may be larger than other bodies (and its form's envelope).
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       large=(("/imports", IMPORT_MAX_BYTES + 65536), ("/users/import", IMPORT_MAX_BYTES + 65536)))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -62,7 +64,12 @@ def db_upgrade() -> None:
 def partner_create(
     name: str = typer.Option(..., "--name", help="Partner organisation name."),
     admin_email: str = typer.Option(..., "--admin-email", help="E-mail of the partner's first admin."),
-    admin_password: str = typer.Option(..., "--admin-password", help="Password (at least 8 characters)."),
+    admin_password: str = typer.Option(
+        ..., "--admin-password", envvar="SWITCHBOARD_ADMIN_PASSWORD", prompt="Password of the partner's first admin",
+        hide_input=True, confirmation_prompt=True, show_default=False,
+        help="Password of the first admin (at least 12 characters). Asked for (hidden, twice) when neither this "
+             "flag nor SWITCHBOARD_ADMIN_PASSWORD gives it. A command line is visible to every local user (ps): "
+             "prefer the prompt or the environment variable."),
 ) -> None:
     """Create a partner organisation and its first partner admin."""
     from switchboard.accounts import service as accounts
@@ -134,13 +141,14 @@ def run(
 
     from switchboard import demo as demo_data
     from switchboard.app import create_app
+    from switchboard.core.config import private_dir
     from switchboard.migrations import upgrade
     from switchboard.mivb_sim.launcher import launch
     from switchboard.wiring import runtime_from_settings
 
     settings = get_settings()
     upgrade(settings.resolved_database_url())
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.var_dir)
     sim = launch("--state", str(settings.var_dir / "mivb-sim.json"), auth=demo_data.DEMO_SIM_AUTH, port=sim_port,
                  stderr_path=settings.var_dir / "mivb-sim.log")
     worker_log = (settings.var_dir / "worker.log").open("a")
@@ -175,13 +183,18 @@ def worker(
     retry_base: float = typer.Option(2.0, min=0.01, max=3600, help="First retry delay in seconds (doubles each time)."),
     retry_cap: float = typer.Option(300.0, min=0.01, max=86400, help="Longest retry delay in seconds."),
     max_attempts: int = typer.Option(12, min=1, max=1000, help="Attempts before a job is marked failed."),
+    job_lease: int = typer.Option(1800, min=1, max=86400,
+                                  help="Seconds a bulk job (import, adoption) stays ours before another worker may "
+                                       "take it over."),
 ) -> None:
-    """Run sync workers: push queued changes to the PBXs, retry with backoff."""
+    """Run sync workers (push queued changes to the PBXs, retry with backoff) and a runner
+    of bulk jobs (imports, adoptions)."""
     import signal
     import threading
 
-    from switchboard.wiring import runtime_from_settings
+    from switchboard.jobs.runner import JobRunner
     from switchboard.sync.worker import RetryPolicy, Worker
+    from switchboard.wiring import runtime_from_settings
 
     factory = _session_factory()
     runtime = runtime_from_settings(get_settings())
@@ -190,25 +203,111 @@ def worker(
     def make_worker() -> Worker:
         return Worker(factory, runtime, lease_seconds=lease, retry=retry)
 
+    jobs = JobRunner(factory, runtime, lease_seconds=job_lease)
     if once:
+        bulk = 0
+        while jobs.run_once():
+            bulk += 1
         total = 0
         one = make_worker()
         while (ran := one.run_once()):
             total += ran
         one.purge()
-        console.print(f"Ran {total} sync jobs.")
+        console.print(f"Ran {bulk} bulk jobs and {total} sync jobs.")
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     pool = [threading.Thread(target=make_worker().run_forever, args=(stop,),
                              name=f"sync-worker-{i}", daemon=True) for i in range(threads)]
+    pool.append(threading.Thread(target=jobs.run_forever, args=(stop,), name="job-runner", daemon=True))
     for thread in pool:
         thread.start()
     console.print(f"Sync worker running with {threads} threads. Ctrl+C to stop.")
     while any(t.is_alive() for t in pool):
         for thread in pool:
             thread.join(timeout=0.5)
+
+
+@app.command("import")
+def import_users(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The CSV file."),
+    account: str = typer.Option(..., "--account", help="Account id."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check every row, write nothing."),
+    partial: bool = typer.Option(False, "--partial", help="Apply the valid rows even if some fail."),
+) -> None:
+    """Import users with their MiVB service and phones from CSV (exit status 1 if rows failed)."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from switchboard.core.errors import ServiceError
+    from switchboard.imports import service as imports
+    from switchboard.jobs import service as jobs
+    from switchboard.jobs.runner import JobRunner
+    from switchboard.wiring import runtime_from_settings
+
+    factory = _session_factory()
+    try:
+        with _unit_of_work() as session:
+            job = imports.submit(_system_ctx(session), account, file.read_bytes(),
+                                 mode="dry_run" if dry_run else "apply",
+                                 on_error="partial" if partial else "all_or_nothing")
+            job_id, total = job.id, job.progress_total
+    except ServiceError as exc:
+        _report_service_error(exc)
+    runner = JobRunner(factory, runtime_from_settings(get_settings()), worker_id=f"cli:{job_id[:8]}")
+    with Progress(console=err_console) as progress:
+        task = progress.add_task("Checking rows" if dry_run else "Importing rows", total=total)
+        if runner.claim(job_id):
+            runner.run(job_id, on_progress=lambda done: progress.update(task, completed=done))
+        else:  # a worker process took it first: follow it
+            import time
+
+            while _job_state(factory, job_id) in ("queued", "running"):
+                time.sleep(0.5)
+        progress.update(task, completed=total)
+    with _unit_of_work() as session:
+        view = jobs.view(_system_ctx(session), jobs.get(_system_ctx(session), job_id))
+    result = view["result"]
+    table = Table(title=f"Import {'dry run' if dry_run else ''} — job {job_id}")
+    for column in ("created", "updated", "unchanged", "failed"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(result[c]) for c in ("created", "updated", "unchanged", "failed")))
+    console.print(table)
+    for row in [r for r in result["rows"] if r["errors"]][:50]:
+        for error in row["errors"]:
+            console.print(f"row {row['row']} {error.get('field') or ''}: {error['message']}", markup=False)
+    if view["state"] == "failed" and not dry_run and not partial:
+        console.print("[yellow]Nothing was written: fix the rows above, or use --partial.[/]")
+    raise typer.Exit(code=1 if result["failed"] else 0)
+
+
+def _job_state(factory, job_id: str) -> str:
+    from switchboard.jobs.models import Job
+
+    with factory() as session:
+        return session.get(Job, job_id).state
+
+
+@app.command("export")
+def export_users(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="File to write (default: standard output)."),
+) -> None:
+    """Export an account's users with their MiVB service and phones as CSV (the import format)."""
+    from switchboard.core.errors import ServiceError
+    from switchboard.imports import exporter
+
+    try:
+        with _unit_of_work() as session:
+            text = exporter.export_csv(_system_ctx(session), account)
+    except ServiceError as exc:
+        _report_service_error(exc)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"Wrote {text.count(chr(10)) - 1} users to {output}.")
 
 
 @mivb_app.command("verify")

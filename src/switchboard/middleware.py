@@ -39,16 +39,22 @@ class RequestIdMiddleware:
 class BodySizeLimitMiddleware:
     """Refuses bodies over the limit with 413, whether announced or streamed."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, large: tuple[tuple[str, int], ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # (path suffix, limit): routes that take larger bodies (a bulk import's file).
+        self.large = large
+
+    def _limit(self, path: str) -> int:
+        return next((limit for suffix, limit in self.large if path.endswith(suffix)), self.max_bytes)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self._limit(scope.get("path", ""))
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return await self._refuse(send)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await self._refuse(send, limit)
         received = 0
         too_large = refused = False
 
@@ -57,7 +63,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     raise _BodyTooLarge()
             return message
@@ -68,7 +74,7 @@ class BodySizeLimitMiddleware:
                 # The app may turn our exception into its own error; answer 413 instead.
                 if not refused and message["type"] == "http.response.start":
                     refused = True
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                 return
             await send(message)
 
@@ -78,16 +84,16 @@ class BodySizeLimitMiddleware:
             if not too_large:
                 raise
         if too_large and not refused:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send):
+    async def _refuse(self, send, limit: int):
         body = json.dumps({
             "type": "https://switchboard.invalid/problems/body_too_large",
             "title": "Request body too large",
             "status": 413,
-            "detail": f"The request body is larger than {self.max_bytes} bytes.",
+            "detail": f"The request body is larger than {limit} bytes.",
             "errors": [{"code": "body_too_large",
-                        "message": f"The request body is larger than {self.max_bytes} bytes."}],
+                        "message": f"The request body is larger than {limit} bytes."}],
         }).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),

@@ -6,6 +6,7 @@ from switchboard.mivb import models as _mivb  # noqa: F401
 from switchboard.numbering import models as _numbering  # noqa: F401
 from switchboard.pbx import models as _pbx  # noqa: F401
 from switchboard.sync import models as _sync  # noqa: F401
+from switchboard.jobs import models as _jobs  # noqa: F401
 from switchboard.core.db import Base
 
 metadata = Base.metadata

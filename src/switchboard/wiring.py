@@ -8,6 +8,8 @@ from switchboard.accounts import events as accounts_events
 from switchboard.core.config import Settings
 from switchboard.core.runtime import Runtime
 from switchboard.core.security import SecretBox
+from switchboard.imports import service as imports
+from switchboard.jobs import runner
 from switchboard.mivb import events as mivb_events
 from switchboard.mivb import subscriptions
 from switchboard.numbering import allocation
@@ -30,3 +32,4 @@ def install() -> None:
     catalog.catalog_refreshed.subscribe(allocation.on_catalog_refreshed)
     mivb_events.push_requested.subscribe(queue.enqueue_push)
     mivb_events.remove_requested.subscribe(queue.enqueue_remove)
+    runner.register("import", imports.run, imports.result_csv)

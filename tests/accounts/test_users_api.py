@@ -64,7 +64,9 @@ def test_toggle_between_user_and_account_admin(client, tenant_a, login):
     promoted = login(tenant_a.user.email)
     assert client.get(_users(tenant_a.account.id), headers=promoted).status_code == 200
     assert client.patch(url, headers=headers, json={"role": "user"}).json()["role"] == "user"
-    assert client.get(_users(tenant_a.account.id), headers=promoted).status_code == 403
+    # a role change revokes the user's tokens; signed in again, they are a user
+    assert client.get(_users(tenant_a.account.id), headers=promoted).status_code == 401
+    assert client.get(_users(tenant_a.account.id), headers=login(tenant_a.user.email)).status_code == 403
 
 
 def test_admin_cannot_demote_or_delete_themself(client, tenant_a, login):

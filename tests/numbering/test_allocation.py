@@ -21,8 +21,10 @@ from tests.numbering.conftest import add_phone, did_range, dn_range, holder, res
 
 
 def take_dn(session, account, service, **kwargs) -> str:
+    """One allocation in a unit of work of its own, as a request makes it."""
     dn, range_id = allocate_dn(session, account.id, **kwargs)
     add_phone(session, account, dn, dn_range_id=range_id, service=service)
+    session.commit()
     return dn
 
 
@@ -293,6 +295,28 @@ def test_allocation_cost_does_not_grow_with_the_range(session, engine, tenant_a,
     assert all("LIMIT" in s.upper() for s in sweeps)
     per_allocation = len(counter.statements) / 5
     assert per_allocation <= 8, counter.statements[:10]
+
+
+def test_allocations_in_one_unit_of_work_sweep_the_range_once(session, engine, tenant_a, phone_holder):
+    """A bulk import allocates many numbers in one unit of work: the range is locked and
+    swept once, each allocation goes on from the last one."""
+    account = tenant_a.account
+    rng = dn_range(session, account, "10000", "19999")
+    _fill(session, account, rng, range(10000, 10300), phone_holder)
+    session.commit()
+    with StatementCounter(engine) as counter:
+        got = []
+        for _ in range(20):
+            dn, range_id = allocate_dn(session, account.id)
+            add_phone(session, account, dn, dn_range_id=range_id, service=phone_holder)
+            got.append(dn)
+    assert got == [str(n) for n in range(10300, 10320)]
+    locks = [s for s in counter.statements if "FOR UPDATE" in s.upper()]
+    sweeps = [s for s in counter.statements if "mivb_phones.dn >=" in s or "pbx_reserved_dns.dn >=" in s]
+    assert len(locks) <= 1  # (SQLite has no FOR UPDATE: its one writer is the lock)
+    assert len(sweeps) == 4  # two batches catch up from the hint (300 used), then nothing for 19 more
+    session.commit()
+    assert session.get(DnRange, rng.id).next_hint == "10320"
 
 
 def test_catching_up_reads_used_numbers_in_batches_only_above_the_hint(session, engine, tenant_a, phone_holder):

@@ -128,16 +128,27 @@ def test_rejected_value_is_reported_with_the_pbx_words_per_phone(world, sim_api)
 
 def test_newer_state_supersedes_an_unsent_one(world, sim_api):
     user_id = world.configured_user("Telephony")
-    with unit_of_work(world.factory) as session:
-        ctx = world.ctx(session)
-        mivb.update_config(ctx, world.account_id, user_id, {"programming": {"location": "Paris"}})
-        mivb.update_config(world.ctx(session), world.account_id, user_id, {"programming": {"location": "Lyon"}})
+    for location in ("Paris", "Lyon"):  # two saves, two requests
+        with unit_of_work(world.factory) as session:
+            mivb.update_config(world.ctx(session), world.account_id, user_id, {"programming": {"location": location}})
     states = [j.state for j in _jobs(world, user_id)]
     assert states == ["superseded", "superseded", "queued"]
     world.drain()
     assert sim_users(sim_api)[user_id]["location"] == "Lyon"
     log = [e for e in sim_api.get("/_sim/state").json()["log"] if e["user_key"] == user_id]
     assert len(log) == 1  # one push carried the final state
+
+
+def test_changes_of_one_unit_of_work_share_one_push(world, sim_api):
+    user_id = world.configured_user("Telephony")
+    world.drain()
+    with unit_of_work(world.factory) as session:
+        mivb.update_config(world.ctx(session), world.account_id, user_id, {"programming": {"location": "Paris"}})
+        mivb.add_phone(world.ctx(session), world.account_id, user_id, {"type": "hot_desk"})
+    assert [j.state for j in _jobs(world, user_id)] == ["succeeded", "queued"]
+    world.drain()
+    on_pbx = sim_users(sim_api)[user_id]
+    assert on_pbx["location"] == "Paris" and len(on_pbx["phones"]) == 2
 
 
 def test_expired_lease_is_taken_over_and_the_old_claim_is_void(world, sim_api):

@@ -1,4 +1,5 @@
-"""Sign-in, the lockout after repeated failures, the signed-in person, own password."""
+"""Sign-in, the lockout after repeated failures, passwords (one's own change, and the
+rules every new password obeys wherever it is set)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
+from switchboard.accounts import sessions
 from switchboard.accounts.models import SignInThrottle, User
 from switchboard.accounts.schemas import PasswordChange
+from switchboard.accounts.sessions import load_signed_in_user  # noqa: F401  (the API's bearer check)
 from switchboard.audit import service as audit
+from switchboard.core import passwords
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
-from switchboard.core.errors import Forbidden, TooManyRequests, Unauthorized
+from switchboard.core.errors import Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from switchboard.core.security import hash_password, verify_password
-from switchboard.core.validation import validate
+from switchboard.core.validation import normalize_email, validate
 
 LOCK_AFTER_FAILURES = 5  # failed sign-ins of one e-mail within the window
 IP_LOCK_AFTER_FAILURES = 30  # failed sign-ins from one client address within the window
@@ -71,7 +75,7 @@ def authenticate(session: Session, email: str, password: str, *, client: str | N
     minutes, and a client address after 30: one address cannot lock every account. The
     attempts are counted before the password is checked and kept whatever the outcome."""
     now = now or utcnow()
-    email_key = email.strip().lower()
+    email_key = normalize_email(email)
     by_email = _reserve(session, f"email:{email_key}", LOCK_AFTER_FAILURES, now)
     if by_email is None:
         raise SignInLocked("signin_locked", "Too many failed sign-ins for this e-mail. Try again in 15 minutes.")
@@ -91,16 +95,33 @@ def authenticate(session: Session, email: str, password: str, *, client: str | N
     return user
 
 
-def load_signed_in_user(session: Session, user_id: str, token_version: int | None = None) -> User | None:
-    # The account comes along: pages show it in the navigation and pick its language.
-    user = session.get(User, user_id, options=[joinedload(User.account)])
-    if user is None or user.password_hash is None:
-        return None
-    if token_version is not None and user.token_version != token_version:
-        return None
-    if user.account is not None and user.account.deleted_at is not None:
-        return None
-    return user
+def revoke_sign_ins(session: Session, user: User) -> None:
+    """Everything that signs the user in stops working: API tokens (their version goes
+    up) and console sessions (deleted). For a new password or a new role."""
+    user.token_version = (user.token_version or 0) + 1
+    sessions.end_all(session, user.id)
+
+
+def set_password(session: Session, user: User, password: str | None, *, field: str = "password") -> None:
+    """Stores a new password (its shape already checked by the schema: core.passwords), or
+    none (the user can no longer sign in). Refused when it is the user's e-mail or one of
+    their last passwords. Signs the user out everywhere."""
+    if password is not None:
+        if passwords.same_as_email(password, user.email):
+            raise ValidationFailed("password_is_email", "The password must not be the e-mail address.",
+                                   field=field)
+        recent = list(user.password_history or []) or ([user.password_hash] if user.password_hash else [])
+        if any(verify_password(old, password) for old in recent[:passwords.HISTORY]):
+            raise ValidationFailed("password_reused",
+                                   "This password was used recently. Choose one you have not used before.",
+                                   field=field)
+        new_hash = hash_password(password)
+        user.password_hash = new_hash
+        user.password_history = [new_hash, *recent][:passwords.HISTORY]
+    else:
+        user.password_hash = None
+    if user.id is not None:
+        revoke_sign_ins(session, user)
 
 
 def change_own_password(ctx: ServiceContext, data: PasswordChange | dict) -> User:
@@ -110,8 +131,7 @@ def change_own_password(ctx: ServiceContext, data: PasswordChange | dict) -> Use
         raise Forbidden("forbidden", "Only a signed-in person can change their password.")
     if not verify_password(user.password_hash, data.current_password):
         raise Forbidden("wrong_password", "The current password is wrong.", field="current_password")
-    user.password_hash = hash_password(data.new_password)
-    user.token_version += 1
+    set_password(ctx.session, user, data.new_password, field="new_password")
     audit.record(ctx, action="password_change", object_type="user", object_id=user.id,
                  object_repr=user.email, account_id=user.account_id, partner_id=ctx.actor.partner_id,
                  after={"password": audit.MASK})

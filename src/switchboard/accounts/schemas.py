@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Literal
 
 from babel import Locale
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from switchboard.core.validation import StrictSchema
+from switchboard.core.passwords import NewPassword
+from switchboard.core.validation import Email, PlainText, StrictSchema
 
 Language = Literal["en", "fr"]
 # CLDR also names regions that are not countries (EU, UN, the "unknown region" ZZ, …).
@@ -19,7 +20,6 @@ COUNTRIES = frozenset(
 )
 
 Name = Field(min_length=1, max_length=200)
-Password = Field(min_length=8, max_length=128)
 
 
 def _country(value: str | None) -> str | None:
@@ -36,12 +36,12 @@ def _blank_to_none(value: str | None) -> str | None:
 
 
 class AccountCreate(StrictSchema):
-    name: str = Name
+    name: PlainText = Name
     country: str | None = None
-    province: str | None = Field(default=None, max_length=100)
-    city: str | None = Field(default=None, max_length=100)
-    address: str | None = Field(default=None, max_length=300)
-    postal_code: str | None = Field(default=None, max_length=20)
+    province: PlainText | None = Field(default=None, max_length=100)
+    city: PlainText | None = Field(default=None, max_length=100)
+    address: PlainText | None = Field(default=None, max_length=300)
+    postal_code: PlainText | None = Field(default=None, max_length=20)
     default_language: Language = "en"
 
     _check_country = field_validator("country")(_country)
@@ -49,12 +49,12 @@ class AccountCreate(StrictSchema):
 
 
 class AccountUpdate(StrictSchema):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: PlainText | None = Field(default=None, min_length=1, max_length=200)
     country: str | None = None
-    province: str | None = Field(default=None, max_length=100)
-    city: str | None = Field(default=None, max_length=100)
-    address: str | None = Field(default=None, max_length=300)
-    postal_code: str | None = Field(default=None, max_length=20)
+    province: PlainText | None = Field(default=None, max_length=100)
+    city: PlainText | None = Field(default=None, max_length=100)
+    address: PlainText | None = Field(default=None, max_length=300)
+    postal_code: PlainText | None = Field(default=None, max_length=20)
     default_language: Language | None = None
 
     _check_country = field_validator("country")(_country)
@@ -77,22 +77,24 @@ class AccountOut(BaseModel):
 
 
 class UserCreate(StrictSchema):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    email: EmailStr = Field(max_length=320)
+    first_name: PlainText = Field(min_length=1, max_length=100)
+    last_name: PlainText = Field(min_length=1, max_length=100)
+    email: Email = Field(max_length=320)
     role: Literal["user", "account_admin"] = "user"
-    password: str | None = Field(default=None, min_length=8, max_length=128)
+    # Also checked when stored: not the e-mail (accounts.auth.set_password).
+    password: NewPassword | None = None
 
     _blank = field_validator("password", mode="before")(lambda v: v or None)
 
 
 class UserUpdate(StrictSchema):
-    first_name: str | None = Field(default=None, min_length=1, max_length=100)
-    last_name: str | None = Field(default=None, min_length=1, max_length=100)
-    email: EmailStr | None = Field(default=None, max_length=320)
+    first_name: PlainText | None = Field(default=None, min_length=1, max_length=100)
+    last_name: PlainText | None = Field(default=None, min_length=1, max_length=100)
+    email: Email | None = Field(default=None, max_length=320)
     role: Literal["user", "account_admin"] | None = None
-    # null removes the password (the user can no longer sign in)
-    password: str | None = Field(default=None, min_length=8, max_length=128)
+    # null removes the password (the user can no longer sign in). Also checked when
+    # stored: not the e-mail, not one of the last passwords (accounts.auth.set_password).
+    password: NewPassword | None = None
 
 
 class UserOut(BaseModel):
@@ -124,7 +126,7 @@ class TokenOut(BaseModel):
 
 class PasswordChange(StrictSchema):
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Password
+    new_password: NewPassword
 
 
 class Me(BaseModel):
@@ -138,8 +140,8 @@ class Me(BaseModel):
 
 
 class PartnerCreate(StrictSchema):
-    name: str = Name
-    admin_email: EmailStr = Field(max_length=320)
-    admin_password: str = Password
-    admin_first_name: str = Field(default="Partner", min_length=1, max_length=100)
-    admin_last_name: str = Field(default="Admin", min_length=1, max_length=100)
+    name: PlainText = Name
+    admin_email: Email = Field(max_length=320)
+    admin_password: NewPassword
+    admin_first_name: PlainText = Field(default="Partner", min_length=1, max_length=100)
+    admin_last_name: PlainText = Field(default="Admin", min_length=1, max_length=100)

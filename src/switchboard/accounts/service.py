@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from switchboard.accounts import events
+from switchboard.accounts import auth, events
 from switchboard.accounts.models import Account, Partner, User
 from switchboard.accounts.schemas import AccountCreate, AccountUpdate, PartnerCreate, UserCreate, UserUpdate
 from switchboard.accounts.tenancy import (
@@ -26,8 +26,7 @@ from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from switchboard.core.security import hash_password
-from switchboard.core.validation import validate
+from switchboard.core.validation import normalize_email, validate
 from switchboard.sync.models import SYNC_STATES, SyncStatus
 
 # User fields that are part of the state pushed to the PBX.
@@ -71,11 +70,12 @@ def create_partner(ctx: ServiceContext, data: PartnerCreate | dict) -> tuple[Par
         raise Conflict("name_taken", "A partner with this name already exists.", field="name")
     _ensure_email_free(ctx, str(data.admin_email))
     partner = Partner(name=data.name)
+    admin = User(first_name=data.admin_first_name, last_name=data.admin_last_name,
+                 email=str(data.admin_email), email_key=normalize_email(str(data.admin_email)), role="partner_admin")
+    auth.set_password(ctx.session, admin, data.admin_password, field="admin_password")
     ctx.session.add(partner)
     ctx.session.flush()
-    admin = User(partner_id=partner.id, first_name=data.admin_first_name, last_name=data.admin_last_name,
-                 email=str(data.admin_email), email_key=str(data.admin_email).lower(), role="partner_admin",
-                 password_hash=hash_password(data.admin_password))
+    admin.partner_id = partner.id
     ctx.session.add(admin)
     ctx.session.flush()
     audit.record(ctx, action="create", object_type="partner", object_id=partner.id,
@@ -158,6 +158,7 @@ def delete_account(ctx: ServiceContext, account_id: str, *, expected_version: in
         _delete_user(ctx, account, user)
     _record_account(ctx, account, "delete", before={**account_snapshot(account), "users": len(users)})
     account.deleted_at = utcnow()
+    ctx.forget("account")
     # The name is free again at once (the row may stay a while).
     account.name_key = f"~deleted~{account.id}"
     ctx.session.flush()
@@ -168,7 +169,7 @@ def delete_account(ctx: ServiceContext, account_id: str, *, expected_version: in
 # ---------------------------------------------------------------- users
 
 def _ensure_email_free(ctx: ServiceContext, email: str, exclude_id: str | None = None) -> None:
-    query = select(User.id).where(User.email_key == email.lower())
+    query = select(User.id).where(User.email_key == normalize_email(email))
     if exclude_id:
         query = query.where(User.id != exclude_id)
     if ctx.session.scalar(query):
@@ -203,8 +204,9 @@ def create_user(ctx: ServiceContext, account_id: str, data: UserCreate | dict) -
     data = validate(UserCreate, data)
     _ensure_email_free(ctx, str(data.email))
     user = User(account_id=account.id, first_name=data.first_name, last_name=data.last_name,
-                email=str(data.email), email_key=str(data.email).lower(), role=data.role,
-                password_hash=hash_password(data.password) if data.password else None)
+                email=str(data.email), email_key=normalize_email(str(data.email)), role=data.role)
+    if data.password:
+        auth.set_password(ctx.session, user, data.password)
     ctx.session.add(user)
     ctx.session.flush()
     _record_user(ctx, user, "create", account.partner_id, after=user_snapshot(user))
@@ -228,17 +230,20 @@ def update_user(ctx: ServiceContext, account_id: str, user_id: str, data: UserUp
     if "role" in changes and changes["role"] != user.role:
         _guard_self(ctx, user, "You cannot change your own role.")
         user.role = changes["role"]
+        # What the user may do changed: their sessions and API tokens end.
+        auth.revoke_sign_ins(ctx.session, user)
     if "email" in changes:
         email = str(changes["email"])
         _ensure_email_free(ctx, email, exclude_id=user.id)
-        user.email, user.email_key = email, email.lower()
+        user.email, user.email_key = email, normalize_email(email)
     for name in ("first_name", "last_name"):
         if name in changes:
             setattr(user, name, changes[name])
     password_changed = "password" in changes
     if password_changed:
-        user.password_hash = hash_password(changes["password"]) if changes["password"] else None
-        user.token_version += 1
+        # A new password (or none): checked against the e-mail and the last passwords;
+        # the user's sessions and API tokens end.
+        auth.set_password(ctx.session, user, changes["password"])
     after = user_snapshot(user)
     if before == after and not password_changed:
         return user
@@ -260,10 +265,12 @@ def delete_user(ctx: ServiceContext, account_id: str, user_id: str, *, expected_
 
 
 def _delete_user(ctx: ServiceContext, account: Account, user: User) -> None:
+    # Its console sessions go with it (user_sessions.user_id: ON DELETE CASCADE).
     events.user_deleting(ctx, user)
     _record_user(ctx, user, "delete", account.partner_id, before=user_snapshot(user))
     ctx.session.delete(user)
     ctx.session.flush()
+    ctx.forget("user")
 
 
 def toggle_admin(ctx: ServiceContext, account_id: str, user_id: str, *, expected_version: int | None = None) -> User:

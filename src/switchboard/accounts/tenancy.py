@@ -40,12 +40,20 @@ def visible_accounts(actor: Actor) -> Select:
 
 
 def get_account(ctx: ServiceContext, account_id: str, *, for_update: bool = False) -> Account:
+    """The account, if the actor sees it. Looked up once per unit of work (a locked one
+    serves the plain look-ups that follow)."""
+    locked = ctx.cache.get(("account", account_id, True))
+    if locked is not None:
+        return locked
+    if not for_update and ("account", account_id, False) in ctx.cache:
+        return ctx.cache[("account", account_id, False)]
     query = visible_accounts(ctx.actor).where(Account.id == account_id)
     if for_update:
         query = query.with_for_update()
     account = ctx.session.scalar(query)
     if account is None:
         raise NotFound("not_found", "Account not found.")
+    ctx.cache[("account", account_id, for_update)] = account
     return account
 
 
@@ -75,15 +83,51 @@ def require_account_settings_admin(ctx: ServiceContext, account_id: str, *, for_
     return account
 
 
+# Pages above the actor's role. The API answers 403 for an action on a known, own object
+# that is above the role (shared/API.md); the console has no such answer: a page the
+# person may not open does not exist for them (404), like another tenant's objects.
+
+def _page_exists_only_if(allowed: bool) -> None:
+    if not allowed:
+        raise NotFound("not_found", "This page does not exist.")
+
+
+def account_creation_page(ctx: ServiceContext) -> None:
+    """The new-account page exists for those who may manage accounts (partner admins)."""
+    _page_exists_only_if(ctx.actor.can_manage_accounts)
+
+
+def account_to_manage(ctx: ServiceContext, account_id: str) -> Account:
+    """The account, for its edit and delete pages: only those who may manage accounts
+    have them (an account admin or a user of the account gets not found)."""
+    account = get_account(ctx, account_id)
+    _page_exists_only_if(ctx.actor.can_manage_accounts)
+    return account
+
+
+def account_to_administer(ctx: ServiceContext, account_id: str) -> Account:
+    """The account, for the pages that add, edit, promote or delete its users: only those
+    who may manage its users have them (a plain user gets not found, even for themself)."""
+    account = get_account(ctx, account_id)
+    _page_exists_only_if(ctx.actor.can_manage_users)
+    return account
+
+
 def get_user(ctx: ServiceContext, account_id: str, user_id: str, *, for_update: bool = False) -> User:
     """Admins reach every user of their accounts; a user reaches only themself."""
     get_account(ctx, account_id)
     if not ctx.actor.is_admin and not ctx.actor.is_self(user_id):
         raise NotFound("not_found", "User not found.")
+    locked = ctx.cache.get(("user", user_id, True))
+    if locked is not None and locked.account_id == account_id:
+        return locked
+    if not for_update and ("user", user_id, False) in ctx.cache:
+        return ctx.cache[("user", user_id, False)]
     query = select(User).where(User.id == user_id, User.account_id == account_id)
     if for_update:
         query = query.with_for_update()
     user = ctx.session.scalar(query)
     if user is None:
         raise NotFound("not_found", "User not found.")
+    ctx.cache[("user", user_id, for_update)] = user
     return user

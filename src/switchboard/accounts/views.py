@@ -80,12 +80,14 @@ def accounts_page(request: Request, viewer: ViewerDep, search: str = "", page: s
 
 @router.get("/accounts/new")
 def new_account_page(request: Request, viewer: ViewerDep):
+    tenancy.account_creation_page(viewer.ctx)
     return render(request, "accounts/account_form.html",
                   {"account": None, "values": {"default_language": "en"}, "countries": _countries(request)})
 
 
 @router.post("/accounts/new")
 def create_account(request: Request, viewer: ViewerDep, form: FormDep):
+    tenancy.account_creation_page(viewer.ctx)
     values = _pick(form, ACCOUNT_FIELDS)
     try:
         account = accounts.create_account(viewer.ctx, values)
@@ -98,7 +100,7 @@ def create_account(request: Request, viewer: ViewerDep, form: FormDep):
 
 @router.get("/accounts/{account_id}/edit")
 def edit_account_page(request: Request, account_id: str, viewer: ViewerDep):
-    account = tenancy.get_account(viewer.ctx, account_id)
+    account = tenancy.account_to_manage(viewer.ctx, account_id)
     values = {name: getattr(account, name) or "" for name in ACCOUNT_FIELDS}
     return render(request, "accounts/account_form.html",
                   {"account": account, "values": values, "countries": _countries(request, account)},
@@ -107,6 +109,7 @@ def edit_account_page(request: Request, account_id: str, viewer: ViewerDep):
 
 @router.post("/accounts/{account_id}/edit")
 def update_account(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
+    tenancy.account_to_manage(viewer.ctx, account_id)
     values = _pick(form, ACCOUNT_FIELDS)
     try:
         account = accounts.update_account(viewer.ctx, account_id, values, expected_version=form_version(form))
@@ -121,7 +124,7 @@ def update_account(request: Request, account_id: str, viewer: ViewerDep, form: F
 
 @router.get("/accounts/{account_id}/delete")
 def delete_account_page(request: Request, account_id: str, viewer: ViewerDep):
-    account = tenancy.get_account(viewer.ctx, account_id)
+    account = tenancy.account_to_manage(viewer.ctx, account_id)
     return render(request, "accounts/confirm_delete.html",
                   {"kind": "account", "name": account.name, "version": account.version,
                    "action": f"/accounts/{account.id}/delete", "cancel": f"/accounts/{account.id}/users"},
@@ -130,7 +133,7 @@ def delete_account_page(request: Request, account_id: str, viewer: ViewerDep):
 
 @router.post("/accounts/{account_id}/delete")
 def delete_account(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
-    account = tenancy.get_account(viewer.ctx, account_id)
+    account = tenancy.account_to_manage(viewer.ctx, account_id)
     name = account.name
     accounts.delete_account(viewer.ctx, account_id, expected_version=form_version(form))
     flash(request, "Account %(name)s deleted.", name=name)
@@ -220,14 +223,14 @@ def _assign_errors(viewer: Viewer, account_id: str, exc: ServiceError, user_ids:
 
 @router.get("/accounts/{account_id}/users/new")
 def new_user_page(request: Request, account_id: str, viewer: ViewerDep):
-    account = tenancy.require_account_admin(viewer.ctx, account_id)
+    account = tenancy.account_to_administer(viewer.ctx, account_id)
     return render(request, "accounts/user_form.html", {"account": account, "user": None,
                                                        "values": {"role": "user"}}, account=account)
 
 
 @router.post("/accounts/{account_id}/users/new")
 def create_user(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
-    account = tenancy.require_account_admin(viewer.ctx, account_id)
+    account = tenancy.account_to_administer(viewer.ctx, account_id)
     values = _pick(form, USER_FIELDS)
     try:
         user = accounts.create_user(viewer.ctx, account_id, values)
@@ -244,7 +247,7 @@ def create_user(request: Request, account_id: str, viewer: ViewerDep, form: Form
 
 @router.get("/accounts/{account_id}/users/{user_id}/edit")
 def edit_user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
-    account = tenancy.require_account_admin(viewer.ctx, account_id)
+    account = tenancy.account_to_administer(viewer.ctx, account_id)
     user = tenancy.get_user(viewer.ctx, account_id, user_id)
     values = {name: getattr(user, name) for name in USER_FIELDS if name != "password"}
     return render(request, "accounts/user_form.html", {"account": account, "user": user, "values": values},
@@ -253,7 +256,7 @@ def edit_user_page(request: Request, account_id: str, user_id: str, viewer: View
 
 @router.post("/accounts/{account_id}/users/{user_id}/edit")
 def update_user(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
-    account = tenancy.require_account_admin(viewer.ctx, account_id)
+    account = tenancy.account_to_administer(viewer.ctx, account_id)
     values = _pick(form, USER_FIELDS)
     if not values.get("password"):
         values.pop("password", None)  # blank means "keep the current password"
@@ -270,6 +273,7 @@ def update_user(request: Request, account_id: str, user_id: str, viewer: ViewerD
 
 @router.post("/accounts/{account_id}/users/{user_id}/toggle-admin")
 def toggle_admin(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    tenancy.account_to_administer(viewer.ctx, account_id)
     try:
         user = accounts.toggle_admin(viewer.ctx, account_id, user_id, expected_version=form_version(form))
     except ServiceError as exc:
@@ -284,7 +288,7 @@ def toggle_admin(request: Request, account_id: str, user_id: str, viewer: Viewer
 
 @router.get("/accounts/{account_id}/users/{user_id}/delete")
 def delete_user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
-    account = tenancy.require_account_admin(viewer.ctx, account_id)
+    account = tenancy.account_to_administer(viewer.ctx, account_id)
     user = tenancy.get_user(viewer.ctx, account_id, user_id)
     return render(request, "accounts/confirm_delete.html",
                   {"kind": "user", "name": user.full_name, "version": user.version,
@@ -294,6 +298,7 @@ def delete_user_page(request: Request, account_id: str, user_id: str, viewer: Vi
 
 @router.post("/accounts/{account_id}/users/{user_id}/delete")
 def delete_user(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    tenancy.account_to_administer(viewer.ctx, account_id)
     user = tenancy.get_user(viewer.ctx, account_id, user_id)
     name = user.full_name
     try:

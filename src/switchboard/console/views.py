@@ -11,6 +11,7 @@ from switchboard.console.web import (
     FormDep,
     FormErrors,
     ViewerDep,
+    end_session,
     flash,
     home_url,
     language,
@@ -18,6 +19,7 @@ from switchboard.console.web import (
     refused_form,
     render,
     signed_in_user,
+    start_session,
 )
 from switchboard.core.errors import ServiceError
 
@@ -56,18 +58,13 @@ def login(request: Request, session: SessionDep, form: FormDep):
         return render(request, "login.html", {
             "errors": FormErrors.from_error(exc, gettext), "values": {"email": email}, "next": next_url or "",
         }, status_code=exc.status)
-    # A fresh session on sign-in: nothing from before (a planted id, an old token) survives.
-    lang = request.session.get("lang")
-    request.session.clear()
-    request.session.update({"uid": user.id, "tv": user.token_version})
-    if lang:
-        request.session["lang"] = lang
+    start_session(request, session, user)
     return redirect(next_url or home_url(user))
 
 
 @router.post("/logout")
-def logout(request: Request, form: FormDep):
-    request.session.clear()
+def logout(request: Request, session: SessionDep, form: FormDep):
+    end_session(request, session)
     return redirect("/login")
 
 
@@ -98,6 +95,8 @@ def change_password(request: Request, viewer: ViewerDep, form: FormDep):
         gettext = i18n.gettext_for(language(request))
         return render(request, "password.html", {"errors": FormErrors.from_error(exc, gettext)},
                       status_code=exc.status)
-    request.session["tv"] = user.token_version
+    # Every session of the user ended with the change (a copied cookie too); this
+    # browser goes on with a new one.
+    start_session(request, viewer.ctx.session, user)
     flash(request, "Your password has been changed.")
     return redirect(home_url(user))

@@ -1,5 +1,10 @@
 """What every console page shares: templates, the signed-in person, language, CSRF,
-form errors and flash messages. Pages call the service layer; nothing here writes data."""
+form errors and flash messages. Pages call the service layer; nothing here writes data.
+
+The session cookie (signed by Starlette's SessionMiddleware) carries the console session's
+random token ("sid", see accounts.sessions), the CSRF token, the chosen language and the
+flash messages: never who is signed in. Who that is, and whether the session still
+stands, is asked of the database on every page."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from switchboard.accounts import auth
+from switchboard.accounts import sessions
 from switchboard.accounts.models import Account, User
 from switchboard.accounts.tenancy import actor_for
 from switchboard.api_support import SessionDep
@@ -25,7 +30,7 @@ from switchboard.mivb.phone_types import PHONE_TYPES
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE_DIR / "console" / "templates", PACKAGE_DIR / "accounts" / "templates",
-                 PACKAGE_DIR / "mivb" / "templates"]
+                 PACKAGE_DIR / "mivb" / "templates", PACKAGE_DIR / "imports" / "templates"]
 
 
 def make_templates() -> Environment:
@@ -104,11 +109,34 @@ class Viewer:
         return self.ctx.actor
 
 
+SESSION_TOKEN = "sid"
+
+
 def signed_in_user(request: Request, session: Session) -> User | None:
-    user_id = request.session.get("uid")
-    if not user_id:
+    token = request.session.get(SESSION_TOKEN)
+    if not token:
         return None
-    return auth.load_signed_in_user(session, user_id, request.session.get("tv"))
+    user = sessions.resume(session, token)
+    if user is None:
+        # Signed out elsewhere, revoked or expired: the cookie stops carrying the token.
+        request.session.pop(SESSION_TOKEN, None)
+    return user
+
+
+def start_session(request: Request, session: Session, user: User) -> None:
+    """A fresh console session for this browser: nothing from before (a planted token, an
+    old CSRF token) survives but the chosen language."""
+    token = sessions.start(session, user, ttl_seconds=request.app.state.settings.token_ttl_seconds)
+    lang = request.session.get("lang")
+    request.session.clear()
+    request.session[SESSION_TOKEN] = token
+    if lang:
+        request.session["lang"] = lang
+
+
+def end_session(request: Request, session: Session) -> None:
+    sessions.end(session, request.session.get(SESSION_TOKEN))
+    request.session.clear()
 
 
 def get_viewer(request: Request, session: SessionDep) -> Viewer:

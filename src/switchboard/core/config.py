@@ -16,6 +16,38 @@ def _default_var_dir() -> Path:
     return Path(os.environ.get("SWITCHBOARD_VAR_DIR", Path.cwd() / "var"))
 
 
+def private_dir(path: Path) -> Path:
+    """Creates `path` readable by its owner only (0700), or takes group and other
+    permissions away from an existing one: var/ holds the secret key and the database."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
+    return path
+
+
+def private_file(path: Path, *, tighten: bool = True) -> Path:
+    """Creates `path` empty and owner-only (0600) if missing; with `tighten`, makes an
+    existing one owner-only. SQLite gives its -wal and -shm files the database file's
+    permissions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if tighten and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    return path
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None: another engine, or an in-memory database)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
 
@@ -37,15 +69,23 @@ class Settings(BaseSettings):
     catalog_ttl_seconds: int = Field(default=600, ge=0)
 
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{self.var_dir / 'switchboard.core.db'}"
+        """The configured URL, or a SQLite file under var/. A SQLite file is created
+        owner-only (0600) before SQLite opens it, in an owner-only var/ (0700)."""
+        url = self.database_url or f"sqlite:///{self.var_dir / 'switchboard.core.db'}"
+        path = sqlite_file(url)
+        if path is not None and not self.database_url:
+            private_dir(self.var_dir)
+            private_file(path)
+        elif path is not None and path.parent.is_dir():
+            # A file the operator named: created owner-only, an existing one left as it is.
+            private_file(path, tighten=False)
+        return url
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept under var/ (owner-only)."""
         if self.secret_key:
             return self.secret_key
+        private_dir(self.var_dir)
         return KeyFiles(self.var_dir).current_key()
 
     def key_ring(self) -> KeyRing:
@@ -54,7 +94,7 @@ class Settings(BaseSettings):
         if self.secret_key:
             fixed = [self.secret_key_new, self.secret_key, *previous]
             return KeyRing(lambda: fixed)
-        files = KeyFiles(self.var_dir)
+        files = KeyFiles(private_dir(self.var_dir))
 
         def load() -> list[str]:
             new = [self.secret_key_new] if self.secret_key_new else files.read(files.new)[:1]

@@ -69,6 +69,20 @@ class ServiceContext:
     runtime: "Runtime | None" = None
     request_id: str = field(default_factory=lambda: current_request_id.get() or uuid.uuid4().hex)
 
+    # What this unit of work has already looked up (the account, the catalogue, the
+    # ranges…), so a bulk import does not read them again for every row. Anything that
+    # changes such an object within the unit of work forgets it (forget()).
+    cache: dict = field(default_factory=dict)
+
+    def memo(self, key, load):
+        if key not in self.cache:
+            self.cache[key] = load()
+        return self.cache[key]
+
+    def forget(self, *prefixes: str) -> None:
+        for key in [k for k in self.cache if not prefixes or (k[0] if isinstance(k, tuple) else k) in prefixes]:
+            del self.cache[key]
+
     @property
     def rt(self) -> "Runtime":
         if self.runtime is None:

@@ -76,9 +76,42 @@ def _mark_statement_writes(orm_execute_state) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _clear_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction goes on
+        return
     session.info.pop(_WROTE, None)
+    session.info.pop(_TX_CACHE, None)
 
 
 @event.listens_for(Session, "after_rollback")
 def _clear_after_rollback(session: Session) -> None:
     session.info.pop(_WROTE, None)
+    session.info.pop(_TX_CACHE, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _clear_after_savepoint_rollback(session: Session, _previous) -> None:
+    session.info.pop(_TX_CACHE, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _run_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the transaction goes on
+        return
+    for action in session.info.get(_TX_CACHE, {}).pop("before_commit", {}).values():
+        action(session)
+
+
+_TX_CACHE = "switchboard_tx_cache"
+
+
+def tx_cache(session: Session) -> dict:
+    """What the current transaction has learnt and may reuse (the ranges it locked, where
+    their next free number is): forgotten at its end and at any rollback, savepoints
+    included, so nothing learnt in rolled-back work survives it."""
+    return session.info.setdefault(_TX_CACHE, {})
+
+
+def before_commit(session: Session, key: str, action) -> None:
+    """Runs action(session) once just before the transaction commits (the last one
+    registered under a key wins); forgotten if the transaction or a savepoint rolls back."""
+    tx_cache(session).setdefault("before_commit", {})[key] = action

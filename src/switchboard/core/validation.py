@@ -6,9 +6,11 @@ the CLI share one set of rules and one set of messages.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import unicodedata
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, ValidationError
+from pydantic_core import PydanticCustomError
 
 from switchboard.core.errors import ErrorItem, ValidationFailed
 
@@ -40,6 +42,87 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "value_error": ("invalid", "%(reason)s"),
     "assertion_error": ("invalid", "%(reason)s"),
 }
+
+
+# ---------------------------------------------------------------- names and e-mails
+#
+# A name or an e-mail is shown to other people (lists, the change log, the PBX's
+# directory): it must look like what it is. Characters that change how the text around
+# them is displayed (bidi overrides and isolates), invisible ones (zero-width) and control
+# characters (escape sequences for a terminal, line breaks) are refused in names; an
+# e-mail is NFKC-normalised (full-width and stylised letters become plain ones) and its
+# letters must all come from one script, so "pаypal" with a Cyrillic "а" cannot pose as
+# the Latin one.
+
+_INVISIBLE = frozenset(
+    [chr(c) for c in range(0x202A, 0x202F)]  # LRE, RLE, PDF, LRO, RLO
+    + [chr(c) for c in range(0x2066, 0x206A)]  # LRI, RLI, FSI, PDI
+    + [chr(c) for c in range(0x200B, 0x2010)]  # zero-width space, ZWNJ, ZWJ, LRM, RLM
+    + ["\ufeff", "\u2060", "\u061c", "\u2028", "\u2029"]  # BOM, word joiner, ALM, line/paragraph separators
+)
+
+
+def unsafe_character(value: str) -> str | None:
+    """The first character of `value` a name may not hold (control, bidi, invisible), if any."""
+    for char in value:
+        if char in _INVISIBLE or unicodedata.category(char) == "Cc":
+            return char
+    return None
+
+
+def _plain_text(value: str) -> str:
+    char = unsafe_character(value)
+    if char is not None:
+        raise PydanticCustomError(
+            "invalid_characters",
+            "Must not contain control characters or invisible formatting characters "
+            "(such as a direction override or a zero-width space): found U+%(codepoint)s.",
+            {"codepoint": f"{ord(char):04X}"})
+    return value
+
+
+# Kana and ideographs are written together (Japanese): one script for this rule.
+_SCRIPT_ALIASES = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HALFWIDTH": "CJK", "BOPOMOFO": "CJK"}
+
+
+def _script(char: str) -> str:
+    name = unicodedata.name(char, "UNKNOWN")
+    first = name.split(" ", 1)[0]
+    return _SCRIPT_ALIASES.get(first, first)
+
+
+def scripts_of(value: str) -> set[str]:
+    """The scripts of the letters of `value` (digits and punctuation have none)."""
+    return {_script(char) for char in value if unicodedata.category(char).startswith("L")}
+
+
+def _nfkc(value: Any) -> Any:
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
+
+
+def _one_script(value: str) -> str:
+    char = unsafe_character(value)
+    if char is not None:
+        raise PydanticCustomError("invalid_email", "Enter a valid e-mail address.")
+    if len(scripts_of(value)) > 1:
+        raise PydanticCustomError(
+            "mixed_scripts",
+            "An e-mail address must not mix letters of different scripts (such as Latin and Cyrillic "
+            "letters that look alike).")
+    return value
+
+
+# A person's or an organisation's name (first and last names, account, partner and
+# category names): any letters, no control or invisible formatting characters.
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+# An e-mail address: NFKC-normalised, then checked and normalised by email-validator
+# (lower-case domain), its letters from one script.
+Email = Annotated[EmailStr, BeforeValidator(_nfkc), AfterValidator(_one_script)]
+
+
+def normalize_email(value: str) -> str:
+    """The key an e-mail is looked up by (sign-in, uniqueness): NFKC, trimmed, lower case."""
+    return unicodedata.normalize("NFKC", value).strip().lower()
 
 
 class StrictSchema(BaseModel):

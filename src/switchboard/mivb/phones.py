@@ -28,6 +28,7 @@ from switchboard.numbering.allocation import (
     allocate_did,
     allocate_dn,
     mapped_did,
+    note_did_taken,
     release_did,
     release_dn,
 )
@@ -111,6 +112,7 @@ def create_phone(ctx: ServiceContext, account_id: str, service: MivbService, dat
         phone.sip_password_encrypted = ctx.rt.secret_box.encrypt(_strong_password())
     service.phones.append(phone)
     ctx.session.flush()
+    note_did_taken(ctx.session, did)
     return phone
 
 
@@ -211,10 +213,12 @@ def _change_numbers(session: Session, account_id: str, phone: Phone, new_dn: str
             phone.did, phone.did_range_id = None, None
             session.flush()
             phone.did, phone.did_range_id = allocate_did(session, account_id, dn=phone.dn)
+            note_did_taken(session, phone.did)
             release_did(session, old_did_range, old_did)
     if "did" in changes and changes["did"] != phone.did:
         old_range, old_did = phone.did_range_id, phone.did
         phone.did, phone.did_range_id = allocate_did(session, account_id, dn=phone.dn, wanted=changes["did"])
+        note_did_taken(session, phone.did)
         release_did(session, old_range, old_did)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from switchboard.core.validation import StrictSchema
+from switchboard.core.validation import PlainText, StrictSchema
 from switchboard.mivb.phone_types import NAMES
 
 PhoneType = Literal[NAMES]  # type: ignore[valid-type]
@@ -55,7 +55,7 @@ class AddonLicencesOut(BaseModel):
 
 
 class CategoryIn(StrictSchema):
-    name: str = Field(min_length=1, max_length=100)
+    name: PlainText = Field(min_length=1, max_length=100)
     template: str = Field(min_length=1, max_length=100, description="A user template of the PBX catalogue")
     licences: int = Field(ge=0, le=100_000)
     allowed_phone_types: list[PhoneType] | None = Field(default=None, description="null: every phone type")
@@ -69,7 +69,7 @@ class CategoryIn(StrictSchema):
 
 
 class CategoryPatch(StrictSchema):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: PlainText | None = Field(default=None, min_length=1, max_length=100)
     template: str | None = Field(default=None, min_length=1, max_length=100)
     licences: int | None = Field(default=None, ge=0, le=100_000)
     allowed_phone_types: list[PhoneType] | None = None

@@ -20,6 +20,10 @@ from switchboard.mivb.schemas import AddonLicences, PinPolicy
 
 def load(session: Session, account_id: str, *, for_update: bool = False) -> MivbSettings:
     """The account's settings; the defaults when none are stored (stored on first write)."""
+    if not for_update:
+        stored = session.identity_map.get(session.identity_key(MivbSettings, (account_id,)))
+        if stored is not None:
+            return stored
     query = select(MivbSettings).where(MivbSettings.account_id == account_id)
     settings = session.scalar(query.with_for_update() if for_update else query)
     if settings is None:

@@ -85,7 +85,8 @@ def _page_context(request: Request, viewer: Viewer, account_id: str) -> dict[str
                if not present]
     templates = [t.get("name") for t in (catalog or {}).get("templates", []) if t.get("name")]
     values: dict[str, dict[str, Any]] = {
-        "connection": {"url": connection.url, "username": connection.username} if connection else {},
+        "connection": ({"url": connection.url, "username": connection.username, "shared": connection.shared}
+                       if connection else {}),
         "dn": {}, "did": {},
         "category-new": {"allowed_phone_types": list(PHONE_TYPES), "template": templates[0] if templates else ""},
         "licences": {"ehdu": str(licences["ehdu"]), "acd_agent": str(licences["acd_agent"])},
@@ -124,7 +125,9 @@ def settings_page(request: Request, account_id: str, viewer: ViewerDep):
 
 @router.get(PAGE + "/{rest:path}")
 def settings_subpage(account_id: str, rest: str, viewer: ViewerDep):
-    """The form targets are POST only: a reload or a bookmark of one lands on the page."""
+    """The form targets are POST only: a reload or a bookmark of one lands on the page
+    (of an account the viewer administers; another one is not found)."""
+    tenancy.require_account_admin(viewer.ctx, account_id)
     return redirect(_base(account_id))
 
 
@@ -159,7 +162,8 @@ def _refused(request: Request, viewer: Viewer, account_id: str, exc: ServiceErro
 
 @router.post(PAGE + "/connection")
 def save_connection(request: Request, account_id: str, viewer: ViewerDep, form: FormDep):
-    values = {name: form.get(name, "") for name in ("url", "username", "password")}
+    values: dict[str, Any] = {name: form.get(name, "") for name in ("url", "username", "password")}
+    values["shared"] = form.get("shared") == "on"
     try:
         pbx.set_connection(viewer.ctx, account_id, values, expected_version=form_version(form))
     except ServiceError as exc:

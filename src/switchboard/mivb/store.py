@@ -22,14 +22,24 @@ def service_query(user_id: str) -> Select:
 
 
 def load(ctx: ServiceContext, account_id: str, user_id: str, *, write: bool) -> tuple[Account, User, MivbService]:
-    """(account, user, service), through tenancy; written services are locked."""
+    """(account, user, service), through tenancy; written services are locked (once per
+    unit of work: a service this unit has locked stays locked and current)."""
     account = require_account_admin(ctx, account_id) if write else get_account(ctx, account_id)
     user = get_user(ctx, account_id, user_id)
-    query = service_query(user_id)
-    service = ctx.session.scalar(query.with_for_update(of=MivbService) if write else query)
+    service = ctx.cache.get(("service", user_id))
+    if service is None:
+        query = service_query(user_id)
+        service = ctx.session.scalar(query.with_for_update(of=MivbService) if write else query)
+        if service is not None and write:
+            ctx.cache[("service", user_id)] = service
     if service is None:
         raise NotFound("no_product", "This user does not have the MiVoice Business product.")
     return account, user, service
+
+
+def forget(ctx: ServiceContext, user_id: str) -> None:
+    """The service went (or came) in this unit of work."""
+    ctx.cache.pop(("service", user_id), None)
 
 
 def load_phone(service: MivbService, phone_id: str) -> Phone:

@@ -79,6 +79,7 @@ def remove_product(ctx: ServiceContext, account_id: str, user_id: str, product: 
 
 
 def _remove(ctx: ServiceContext, service: MivbService) -> None:
+    store.forget(ctx, service.user_id)
     pbx_key = service.pbx_key
     for phone in list(service.phones):
         store.release_numbers(ctx.session, phone)

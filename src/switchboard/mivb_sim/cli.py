@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -20,11 +21,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100, help="0 picks a free port (printed when ready)")
     parser.add_argument("--username", default="admin")
-    parser.add_argument("--password", default="admin")
+    parser.add_argument("--password", default=None,
+                        help="the gateway password (default: $MIVB_SIM_PASSWORD, else admin). A command line is "
+                             "visible to every local user (ps): prefer the environment variable")
     parser.add_argument("--state", type=Path, help="load the configuration from FILE and save every change to it")
     parser.add_argument("--seed", type=Path, help="JSON file replacing parts of the built-in configuration")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.password is None:
+        args.password = os.environ.get("MIVB_SIM_PASSWORD") or "admin"
+    return args
 
 
 def _load_seed(path: Path) -> SeedIn:

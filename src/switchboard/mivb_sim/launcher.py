@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import sys
@@ -38,11 +39,13 @@ class Sim:
 
 def launch(*args: str, auth: tuple[str, str] = ("admin", "admin"), port: int = 0, host: str = "127.0.0.1",
            stderr_path: Path | None = None) -> Sim:
-    """Runs mivb-sim (port 0: a free one) and waits for its ready line."""
+    """Runs mivb-sim (port 0: a free one) and waits for its ready line. The password goes
+    through the child's environment (MIVB_SIM_PASSWORD), which only its owner can read,
+    never on its command line, which every local user can (ps, /proc/PID/cmdline)."""
     stderr = stderr_path.open("w") if stderr_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        [str(SIM), "--host", host, "--port", str(port), "--username", auth[0], "--password", auth[1], *args],
-        stdout=subprocess.PIPE, stderr=stderr, text=True,
+        [str(SIM), "--host", host, "--port", str(port), "--username", auth[0], *args],
+        stdout=subprocess.PIPE, stderr=stderr, text=True, env={**os.environ, "MIVB_SIM_PASSWORD": auth[1]},
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()

@@ -131,6 +131,8 @@ class Pbx:
         self._next_box_id = 1
         if state_file is not None and state_file.exists():
             self._load_state_file(state_file)
+            if state_file.stat().st_mode & 0o077:  # written by an older version: owner-only now
+                os.chmod(state_file, 0o600)
         else:
             self._apply_seed()
             self._save()
@@ -317,11 +319,14 @@ class Pbx:
             raise SeedError(f"cannot load state file {path}: {exc}") from exc
 
     def _save(self) -> None:
-        """Write the state file atomically, so a crash never leaves half a file."""
+        """Write the state file atomically, so a crash never leaves half a file, and readable
+        by its owner only (0600): it holds the PBX's users, pins and SIP passwords."""
         if self._state_file is None:
             return
         tmp = self._state_file.with_name(f".{self._state_file.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a leftover temporary file keeps its old mode otherwise
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(self.snapshot(), fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())

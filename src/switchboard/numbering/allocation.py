@@ -15,11 +15,23 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.core.context import ServiceContext
+from switchboard.core.uow import tx_cache
 from switchboard.core.errors import Conflict, NotFound, invalid
 from switchboard.mivb.models import Phone
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
-from switchboard.numbering.pool import DID_POOL, DN_POOL, Usable, free_in_range, give_back, hint_number, lock, \
-    set_hint, take_next
+from switchboard.numbering.pool import (
+    DID_POOL,
+    DN_POOL,
+    Usable,
+    forget_cursor,
+    free_in_range,
+    give_back,
+    hint_number,
+    lock,
+    set_hint,
+    take_next,
+    taken_by_name,
+)
 from switchboard.numbering.schemas import is_dn, is_e164
 from switchboard.numbering.spans import Mapping, Span, mapping_of
 
@@ -36,13 +48,28 @@ _INVALID_DN = ("A DN is 1 to 7 characters: digits, after an optional prefix of u
 
 
 def dn_ranges_in_order(session: Session, account_id: str) -> Sequence[DnRange]:
-    return session.scalars(select(DnRange).where(DnRange.account_id == account_id)
-                           .order_by(DnRange.prefix + DnRange.start, DnRange.id)).all()
+    """The account's DN ranges in allocation order (read once per transaction)."""
+    cache = tx_cache(session)
+    if ("dn_ranges", account_id) not in cache:
+        cache[("dn_ranges", account_id)] = session.scalars(
+            select(DnRange).where(DnRange.account_id == account_id)
+            .order_by(DnRange.prefix + DnRange.start, DnRange.id)).all()
+    return cache[("dn_ranges", account_id)]
 
 
 def did_ranges_in_order(session: Session, account_id: str) -> Sequence[DidRange]:
-    return session.scalars(select(DidRange).where(DidRange.account_id == account_id)
-                           .order_by(func.length(DidRange.start), DidRange.start, DidRange.id)).all()
+    cache = tx_cache(session)
+    if ("did_ranges", account_id) not in cache:
+        cache[("did_ranges", account_id)] = session.scalars(
+            select(DidRange).where(DidRange.account_id == account_id)
+            .order_by(func.length(DidRange.start), DidRange.start, DidRange.id)).all()
+    return cache[("did_ranges", account_id)]
+
+
+def forget_ranges(session: Session, account_id: str) -> None:
+    """A range was added or deleted in this transaction."""
+    for key in (("dn_ranges", account_id), ("did_ranges", account_id), ("mappings", account_id)):
+        tx_cache(session).pop(key, None)
 
 
 def dn_taken(session: Session, account_id: str, dn: str) -> bool:
@@ -51,7 +78,18 @@ def dn_taken(session: Session, account_id: str, dn: str) -> bool:
 
 
 def did_taken(session: Session, did: str) -> bool:
-    return session.scalar(select(Phone.id).where(Phone.did == did).limit(1)) is not None
+    """Whether a phone holds the DID (DIDs are unique everywhere). What this transaction
+    already asked, or handed out, it does not ask again."""
+    known = tx_cache(session).setdefault("dids", {})
+    if did not in known:
+        known[did] = session.scalar(select(Phone.id).where(Phone.did == did).limit(1)) is not None
+    return known[did]
+
+
+def note_did_taken(session: Session, did: str | None) -> None:
+    """A phone of this transaction now holds `did` (what did_taken has learnt is updated)."""
+    if did is not None:
+        tx_cache(session).setdefault("dids", {})[did] = True
 
 
 def mapped_did(mappings: list[Mapping], dn: str) -> str | None:
@@ -60,7 +98,11 @@ def mapped_did(mappings: list[Mapping], dn: str) -> str | None:
 
 
 def account_mappings(session: Session, account_id: str) -> list[Mapping]:
-    return [m for m in (mapping_of(r) for r in did_ranges_in_order(session, account_id)) if m is not None]
+    cache = tx_cache(session)
+    if ("mappings", account_id) not in cache:
+        cache[("mappings", account_id)] = [m for m in (mapping_of(r) for r in did_ranges_in_order(session, account_id))
+                                           if m is not None]
+    return cache[("mappings", account_id)]
 
 
 def usable_with_mapped_did(session: Session, account_id: str) -> Usable:
@@ -97,6 +139,7 @@ def allocate_dn(session: Session, account_id: str, *, wanted: str | None = None,
             raise invalid("dn", "dn_out_of_range", "DN %(dn)s is not in a DN range of this account.", dn=wanted)
         if dn_taken(session, account_id, wanted):
             raise Conflict("dn_taken", "DN %(dn)s is already in use.", field="dn", dn=wanted)
+        taken_by_name(session, DN_POOL, rng, wanted)
         return wanted, rng.id
 
     if not candidates:
@@ -163,11 +206,13 @@ def _wanted_did(session: Session, ranges: Sequence[DidRange], dn: str, wanted: s
         raise invalid("did", "did_out_of_range", "DID %(did)s is not in a DID range of this account.", did=wanted)
     if did_taken(session, wanted):
         raise Conflict("did_taken", "DID %(did)s is already in use.", field="did", did=wanted)
+    taken_by_name(session, DID_POOL, home, wanted)
     return wanted, home.id
 
 
 def release_did(session: Session, range_id: str | None, did: str | None) -> None:
     """A phone gave `did` back: it becomes the range's lowest free DID if below the hint."""
+    tx_cache(session).setdefault("dids", {}).pop(did, None)
     give_back(session, DID_POOL, range_id, did)
 
 
@@ -209,6 +254,8 @@ def refresh_reserved_dns(session: Session, account_id: str, dns_in_use: list[str
         session.execute(delete(PbxReservedDn).where(PbxReservedDn.account_id == account_id,
                                                     PbxReservedDn.dn.in_(gone[i:i + _IN_CHUNK])))
     session.add_all(PbxReservedDn(account_id=account_id, dn=dn, length=len(dn)) for dn in sorted(wanted - existing))
+    for rng in dn_ranges_in_order(session, account_id):
+        forget_cursor(session, rng.id)
     if gone:
         for rng in dn_ranges_in_order(session, account_id):
             span = Span.of_dn_range(rng)

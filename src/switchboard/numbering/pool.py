@@ -14,13 +14,14 @@ the phone that gets it are committed together by the caller's unit of work."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sqlalchemy import ColumnElement, func, not_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from switchboard.core.uow import before_commit, tx_cache
 from switchboard.mivb.models import Phone
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
 from switchboard.numbering.spans import Span
@@ -119,21 +120,33 @@ def count_used(session: Session, span: Span, sources: list[Source]) -> int:
 # ---------------------------------------------------------------- locks and hints
 
 def lock(session: Session, pool: Pool, range_id: str) -> Any | None:
-    """The range row, locked until the end of the transaction, read afresh."""
-    return session.scalar(
+    """The range row, locked until the end of the transaction, read afresh (once per
+    transaction: a range this transaction has locked stays locked)."""
+    cache = tx_cache(session)
+    if ("locked", range_id) in cache:
+        return cache[("locked", range_id)]
+    rng = session.scalar(
         select(pool.model).where(pool.model.id == range_id).with_for_update()
         .execution_options(populate_existing=True))
+    if rng is not None:
+        cache[("locked", range_id)] = rng
+    return rng
 
 
 def set_hint(session: Session, rng: DnRange | DidRange, hint: str) -> None:
     """Moves the hint without bumping the range's version: the hint is bookkeeping, the
-    range as the admin defined it (and its ETag) does not change."""
+    range as the admin defined it (and its ETag) does not change. Written once, when the
+    transaction commits (a rollback forgets it: the hint then only lags, which is safe)."""
     if rng.next_hint == hint:
         return
-    model = type(rng)
-    session.execute(update(model).where(model.id == rng.id).values(next_hint=hint, updated_at=rng.updated_at)
-                    .execution_options(synchronize_session=False))
+    model, range_id, updated_at = type(rng), rng.id, rng.updated_at
     set_committed_value(rng, "next_hint", hint)
+
+    def write(s: Session) -> None:
+        s.execute(update(model).where(model.id == range_id).values(next_hint=hint, updated_at=updated_at)
+                  .execution_options(synchronize_session=False))
+
+    before_commit(session, f"hint:{range_id}", write)
 
 
 def hint_number(span: Span, rng: DnRange | DidRange) -> int:
@@ -151,25 +164,64 @@ def free_in_range(session: Session, pool: Pool, rng: Any, usable: Usable | None 
             yield text
 
 
+@dataclass
+class _Cursor:
+    """Where this transaction is in a locked range: the free numbers ahead (read lazily),
+    the free ones it skipped as unusable, and what it took by name meanwhile."""
+
+    free: Iterator[int]
+    skipped: list[int] = field(default_factory=list)
+    taken: set[int] = field(default_factory=set)
+
+
+def _cursor(session: Session, pool: Pool, rng: Any) -> _Cursor:
+    cache = tx_cache(session)
+    key = ("cursor", rng.id)
+    if key not in cache:
+        span = pool.span_of(rng)
+        cache[key] = _Cursor(free_numbers(session, span, pool.sources(rng), hint_number(span, rng)))
+    return cache[key]
+
+
 def take_next(session: Session, pool: Pool, range_id: str, usable: Usable | None = None) -> str | None:
     """The lowest free number of the range that `usable` accepts, under the range's lock;
-    None when there is none. The hint moves to the first free number left (a free number
-    that is not usable now stays below no hint, so it is offered again when it becomes
-    usable)."""
+    None when there is none. Within one transaction the range is locked and swept once:
+    each allocation goes on from the last one. The hint moves to the first free number
+    left (a free number that is not usable now stays above it, offered again later)."""
     rng = lock(session, pool, range_id)
     if rng is None:
         return None
     span = pool.span_of(rng)
-    first_free: int | None = None
-    for n in free_numbers(session, span, pool.sources(rng), hint_number(span, rng)):
-        if first_free is None:
-            first_free = n
+    cursor = _cursor(session, pool, rng)
+    for i, n in enumerate(cursor.skipped):  # unusable before: maybe usable now
         if usable is None or usable(span.text(n)):
-            keep = first_free if first_free < n else min(n + 1, span.hi)
-            set_hint(session, rng, span.text(keep))
+            del cursor.skipped[i]
+            set_hint(session, rng, span.text(min([n + 1, *cursor.skipped]) if n < span.hi else n))
             return span.text(n)
-    set_hint(session, rng, span.text(first_free) if first_free is not None else span.last)
+    for n in cursor.free:
+        if n in cursor.taken:
+            continue
+        if usable is None or usable(span.text(n)):
+            set_hint(session, rng, span.text(min([min(n + 1, span.hi), *cursor.skipped])))
+            return span.text(n)
+        cursor.skipped.append(n)
+    set_hint(session, rng, span.text(min(cursor.skipped)) if cursor.skipped else span.last)
     return None
+
+
+def forget_cursor(session: Session, range_id: str) -> None:
+    """What is free in the range changed behind the sweep (numbers given back, the PBX's
+    own DNs read again): the next allocation sweeps again from the hint."""
+    tx_cache(session).pop(("cursor", range_id), None)
+
+
+def taken_by_name(session: Session, pool: Pool, rng: Any, value: str) -> None:
+    """A number of the range was taken by name in this transaction: the sweep must not
+    offer it."""
+    n = pool.span_of(rng).number(value)
+    cursor = tx_cache(session).get(("cursor", rng.id))
+    if n is not None and cursor is not None:
+        cursor.taken.add(n)
 
 
 def give_back(session: Session, pool: Pool, range_id: str | None, value: str | None) -> None:
@@ -182,5 +234,6 @@ def give_back(session: Session, pool: Pool, range_id: str | None, value: str | N
         return
     span = pool.span_of(rng)
     n = span.number(value)
+    forget_cursor(session, rng.id)
     if n is not None and n < hint_number(span, rng):
         set_hint(session, rng, value)

@@ -128,6 +128,7 @@ def _delete(ctx: ServiceContext, model: type, account_id: str, range_id: str, ex
     _record(ctx, account, "delete", rng, before=snapshot(rng))
     ctx.session.delete(rng)
     ctx.session.flush()
+    allocation.forget_ranges(ctx.session, account_id)
 
 
 # ---------------------------------------------------------------- DN ranges
@@ -157,6 +158,7 @@ def create_dn_range(ctx: ServiceContext, account_id: str, data: DnRangeCreate | 
     rng = DnRange(account_id=account.id, prefix=prefix, start=data.start, end=data.end, next_hint=span.first)
     ctx.session.add(rng)
     ctx.session.flush()
+    allocation.forget_ranges(ctx.session, account.id)
     _record(ctx, account, "create", rng, after=snapshot(rng))
     return info(ctx.session, rng)
 
@@ -229,6 +231,7 @@ def create_did_range(ctx: ServiceContext, account_id: str, data: DidRangeCreate 
                    next_hint=data.start)
     ctx.session.add(rng)
     ctx.session.flush()
+    allocation.forget_ranges(ctx.session, account.id)
     _record(ctx, account, "create", rng, after=snapshot(rng))
     return info(ctx.session, rng)
 

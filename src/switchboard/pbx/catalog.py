@@ -58,10 +58,12 @@ def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
     because the PBX is down); with none known, the error is raised. allow_stale: any
     cached catalogue will do (pages that only show choices never wait for the PBX)."""
     require_account_admin(ctx, account_id)
+    if not refresh and ("catalog", account_id) in ctx.cache:  # read once per unit of work
+        return ctx.cache[("catalog", account_id)]
     cached = ctx.session.get(MivbCatalog, account_id)
     fresh_enough = cached is not None and utcnow() - cached.fetched_at < timedelta(seconds=ctx.rt.catalog_ttl_seconds)
     if cached is not None and (fresh_enough or allow_stale) and not refresh:
-        return _view(cached, not fresh_enough)
+        return ctx.cache.setdefault(("catalog", account_id), _view(cached, not fresh_enough))
     target = target_of(ctx, account_id)
     end_read_transaction(ctx.session)
     connector = open_connector(ctx, target)
@@ -86,4 +88,5 @@ def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
     else:
         cached.data, cached.fetched_at = data, now
     ctx.session.flush()
-    return {**data, "fetched_at": now, "stale": False}
+    ctx.cache[("catalog", account_id)] = {**data, "fetched_at": now, "stale": False}
+    return ctx.cache[("catalog", account_id)]

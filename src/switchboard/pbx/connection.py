@@ -87,6 +87,7 @@ def set_connection(ctx: ServiceContext, account_id: str, data: ConnectionIn | di
     cached = ctx.session.get(MivbCatalog, account_id)
     if cached is not None:
         ctx.session.delete(cached)
+    ctx.forget("catalog")
     ctx.session.flush()
     after = _snapshot(connection)
     if before is not None and before == after:

@@ -18,6 +18,7 @@ from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import Conflict
+from switchboard.core.uow import tx_cache
 from switchboard.mivb.models import MivbService
 from switchboard.pbx.models import MivbConnection
 from switchboard.sync.models import OPEN_JOB_STATES, SyncJob, SyncStatus
@@ -51,16 +52,24 @@ def enqueue_push(session: Session, service: MivbService) -> SyncJob:
     status.phones = {phone.id: {"state": "pending", "errors": (status.phones or {}).get(phone.id, {}).get("errors", [])}
                      for phone in service.phones}
     status.updated_at = utcnow()
+    # A push this unit of work already queued carries the whole state too: it takes the
+    # new revision instead of a second job (one job per user per unit of work).
+    queued = tx_cache(session).get(("push", service.user_id))
+    if queued is not None and queued.state == "queued" and queued.kind == "push_user":
+        queued.revision, queued.pbx_key = service.desired_revision, service.pbx_key or service.user_id
+        return queued
     _supersede_queued_pushes(session, service.account_id, service.user_id)
     job = SyncJob(account_id=service.account_id, user_id=service.user_id, kind="push_user",
                   pbx_key=service.pbx_key or service.user_id, revision=service.desired_revision, run_after=utcnow())
     session.add(job)
+    tx_cache(session)[("push", service.user_id)] = job
     return job
 
 
 def enqueue_remove(session: Session, account_id: str, user_id: str, pbx_key: str | None = None) -> SyncJob:
     """Queue the removal of the account's PBX user `pbx_key` (the user's, by default)."""
     _supersede_queued_pushes(session, account_id, user_id)
+    tx_cache(session).pop(("push", user_id), None)
     job = SyncJob(account_id=account_id, user_id=user_id, kind="remove_user", pbx_key=pbx_key or user_id,
                   run_after=utcnow())
     session.add(job)

@@ -1,0 +1,1 @@
+"""Bulk provisioning: the users of an account with their MiVB service and phones, as CSV."""

@@ -1,0 +1,47 @@
+"""Bulk import and export of an account's users with their MiVB service and phones.
+
+Submitting reads the file (refusing what is not such a CSV before any work) and queues a
+job; the worker processes run it (`run`, registered for the "import" kind): every row
+through the same services as a single edit, in one unit of work, kept or rolled back as
+the mode says (jobs.runner)."""
+
+from __future__ import annotations
+
+from switchboard.core.context import ServiceContext
+from switchboard.imports import csv_format
+from switchboard.imports.applier import Importer
+from switchboard.jobs import service as jobs
+from switchboard.jobs.models import Job
+from switchboard.jobs.runner import Progress, RowResult
+
+
+def submit(ctx: ServiceContext, account_id: str, data: bytes, *, mode: str = "dry_run",
+           on_error: str = "all_or_nothing") -> Job:
+    """Checks the file and queues its import (mode dry_run or apply)."""
+    parsed = csv_format.read(data)
+    return jobs.create(ctx, account_id, kind="import", mode=mode, on_error=on_error,
+                       input_text=data.decode("utf-8-sig"), total=len(parsed.rows))
+
+
+def run(ctx: ServiceContext, job: Job, progress: Progress) -> list[RowResult]:
+    """The import job's work: every row, in order, each in its savepoint."""
+    parsed = csv_format.read(job.input_text.encode("utf-8"))
+    importer = Importer(ctx, job.account_id, parsed)
+    results = []
+    for done, row in enumerate(parsed.rows, start=1):
+        results.append(importer.apply(row))
+        progress(done)
+    return results
+
+
+def result_csv(ctx: ServiceContext, job: Job) -> str:
+    """The input rows plus `status` and `errors` columns."""
+    parsed = csv_format.read(job.input_text.encode("utf-8"))
+    outcomes = {r.row: r for r in jobs.rows(ctx, job)}
+    rows = []
+    for row in parsed.rows:
+        outcome = outcomes.get(row.number)
+        errors = outcome.errors if outcome else []
+        rows.append({**row.cells, "status": outcome.status if outcome else "",
+                     "errors": "; ".join(f"{e.get('field') or 'row'}: {e['message']}" for e in errors)})
+    return csv_format.write(rows, tuple(parsed.columns) + ("status", "errors"))

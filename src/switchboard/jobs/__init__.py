@@ -1,0 +1,1 @@
+"""Long work run by the worker processes with progress: bulk imports, adoptions."""
