@@ -111,7 +111,7 @@ class KeyFiles:
 
     def current_key(self) -> str:
         """The current key, generated once when there is none yet."""
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.current.exists():
             try:
                 fd = os.open(self.current, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -160,7 +160,7 @@ class KeyFiles:
         _fsync_dir(self.var_dir)
 
     def write(self, path: Path, text: str) -> None:
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
