@@ -37,6 +37,7 @@ from tests.maintenance.conftest import ADMIN_PASSWORD, every_row, file_settings,
 PIN = "73915286"
 PBX_USER = "gateway"
 PBX_PASSWORD = "pbx-Conn-9f3Kq27Lw8"
+IMPORTED_PIN = "60481935"  # set through a bulk CSV import
 
 
 def database_bytes(url: str, tmp_path: Path) -> dict[str, bytes]:
@@ -103,15 +104,25 @@ def test_no_secret_is_stored_or_logged_in_clear(tmp_path, database, pbx, sites, 
     test = site.client.post(site.url("/mivb/connection/test"), headers=site.partner)
     assert test.status_code == 200 and test.json()["ok"] is True, test.text
 
+    imported = site.client.post(site.url("/imports?mode=apply"), headers={**site.admin, "content-type": "text/csv"},
+                                content=("email,first_name,last_name,mivb,service_category,user_pin\r\n"
+                                         f"ivan@{site.account_id[:8]}.example,Ivan,Import,yes,Telephony,"
+                                         f"{IMPORTED_PIN}\r\n").encode())
+    assert imported.status_code == 202, imported.text
+
     revealed = site.revealed(user_id)
     assert revealed["programming"]["user_pin"] == PIN
     sip_passwords = [p["sip"]["password"] for p in revealed["phones"] if p["type"] == "generic_sip"]
     assert sip_passwords and all(len(p) >= 16 for p in sip_passwords)
-    worker_output = run_worker_once(url, var_dir, tmp_path / "worker.log")
+    worker_output = run_worker_once(url, var_dir, tmp_path / "worker.log")  # the import, then the pushes
+    job = site.client.get(f"/api/v1/jobs/{imported.json()['id']}", headers=site.admin).json()
+    assert job["state"] == "succeeded" and job["result"]["rows"][0]["status"] == "created", job
     on_pbx = {u["user_key"]: u for u in json.loads(state_file.read_text())["users"]}[user_id]
     assert on_pbx["user_pin"] == PIN  # pushed: the PBX holds it, as a MiVB must
+    ivan = next(u for u in json.loads(state_file.read_text())["users"] if u["last_name"] == "Import")
+    assert ivan["user_pin"] == IMPORTED_PIN
 
-    secrets = {"the user pin": PIN, "the PBX connection password": PBX_PASSWORD,
+    secrets = {"the user pin": PIN, "the imported user pin": IMPORTED_PIN, "the PBX connection password": PBX_PASSWORD,
                "a sign-in password": ADMIN_PASSWORD, "an API token": site.admin["Authorization"].split()[1],
                "a console session's token": console_session_token(site)}
     secrets.update({f"SIP password {i + 1}": password for i, password in enumerate(sip_passwords)})
@@ -130,7 +141,7 @@ def test_no_secret_is_stored_or_logged_in_clear(tmp_path, database, pbx, sites, 
                 search(f"{name}.{column}", text_of(value))
     # The secrets were stored (encrypted): the search above looked at real data.
     assert tables["mivb_connections"][0]["password_encrypted"]
-    assert any(row["user_pin_encrypted"] for row in tables["mivb_services"])
+    assert sum(bool(row["user_pin_encrypted"]) for row in tables["mivb_services"]) == 2
     assert sum(bool(row["sip_password_encrypted"]) for row in tables["mivb_phones"]) == len(sip_passwords)
     # The change log recorded the pin change, the phones and the connection, without them.
     change_log = [row for row in tables["audit_entries"] if row["account_id"] == site.account_id]
@@ -153,4 +164,41 @@ def test_no_secret_is_stored_or_logged_in_clear(tmp_path, database, pbx, sites, 
     for label, secret in pbx_secrets.items():
         if secret in (tmp_path / "mivb-sim.log").read_text():
             findings.append(f"{label} in the simulator's log")
-    assert findings == []
+    assert findings == [], "\n".join(findings)
+
+
+def test_the_upgrade_encrypts_the_input_of_jobs_made_before(tmp_path, backend, monkeypatch):
+    """Revision 0007: an import's CSV (pins and all) was kept in clear in jobs.input_text;
+    the upgrade encrypts what is there with the installation's key."""
+    from sqlalchemy import create_engine, text
+
+    from switchboard.core.config import get_settings
+    from switchboard.core.security import SecretBox
+    from switchboard.migrations import upgrade
+    from switchboard.testing.databases import temporary_database
+
+    csv_text = f"email,user_pin\r\nold@import.example,{IMPORTED_PIN}\r\n"
+    monkeypatch.setenv("SWITCHBOARD_SECRET_KEY", "the-installation-key")
+    get_settings.cache_clear()
+    try:
+        with temporary_database(backend, tmp_path) as url:
+            upgrade(url, "0006")
+            engine = create_engine(url)
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO partners (id, name, created_at, updated_at) VALUES "
+                                  "('p', 'P', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+                conn.execute(text("INSERT INTO accounts (id, partner_id, name, name_key, default_language, "
+                                  "created_at, updated_at, version) VALUES ('a', 'p', 'A', 'a', 'en', "
+                                  "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)"))
+                conn.execute(text("INSERT INTO jobs (id, account_id, kind, mode, on_error, state, input_text, "
+                                  "options, progress_done, progress_total, summary, attempts, created_at) VALUES "
+                                  "('j', 'a', 'import', 'dry_run', 'all_or_nothing', 'succeeded', :csv, '{}', 1, 1, "
+                                  "'{}', 1, '2026-01-01 00:00:00')"), {"csv": csv_text})
+            upgrade(url)
+            with engine.connect() as conn:
+                stored = conn.scalar(text("SELECT input_encrypted FROM jobs"))
+            engine.dispose()
+    finally:
+        get_settings.cache_clear()
+    assert IMPORTED_PIN not in stored
+    assert SecretBox("the-installation-key").decrypt(stored) == csv_text
