@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import html
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,7 +18,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from switchboard import __version__
 from switchboard.accounts import api as accounts_api
 from switchboard.accounts import views as accounts_views
-from switchboard.api_support import problem_response
+from switchboard.api_support import PROBLEM_JSON, document_problems, problem_response
+from switchboard.adoption import api as adoption_api
+from switchboard.adoption import views as adoption_views
 from switchboard.audit import api as audit_api
 from switchboard.imports import api as imports_api
 from switchboard.imports import views as imports_views
@@ -33,10 +36,17 @@ from switchboard.mivb import settings_views as mivb_settings_views
 from switchboard.mivb import views as mivb_views
 from switchboard.numbering import api as numbering_api
 from switchboard.pbx import api as pbx_api
-from switchboard.middleware import BodySizeLimitMiddleware, Metrics, MetricsMiddleware, RequestIdMiddleware
+from switchboard.middleware import (
+    BodySizeLimitMiddleware,
+    InputGuardMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from switchboard.wiring import runtime_from_settings
 from switchboard.sync.queue import pbx_reachability
-from switchboard.core.security import CookieSigner, TokenSigner
+from switchboard.core.security import CookieSigner, TokenSigner, constant_time_equals
 from switchboard.sync.metrics import SyncCollector
 from switchboard.core.validation import items_from_pydantic
 
@@ -44,6 +54,22 @@ API_PREFIX = "/api/"
 STATUS_TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed for your role",
                  404: "Not found", 405: "Method not allowed", 413: "Request body too large",
                  415: "Unsupported media type"}
+API_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Switchboard API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
 
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker | None = None) -> FastAPI:
@@ -73,12 +99,14 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
 
     app.include_router(imports_api.router)  # before the accounts routes: /users/export is not a user id
     app.include_router(jobs_api.router)
+    app.include_router(adoption_api.router)
     app.include_router(accounts_api.router)
     app.include_router(audit_api.router)
     app.include_router(numbering_api.router)
     app.include_router(pbx_api.router)
     app.include_router(mivb_api.router)
     app.include_router(imports_views.router)  # before the accounts pages: /users/import is not a user id
+    app.include_router(adoption_views.router)
     app.include_router(console_views.router)
     app.include_router(accounts_views.router)
     app.include_router(mivb_views.router)
@@ -87,8 +115,11 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
 
     _install_error_handlers(app)
     _install_operational_routes(app, metrics)
+    _install_openapi(app)
 
-    # Outermost last: ids first, then metrics, size limit, sessions.
+    # Outermost last: security headers on everything, ids, metrics, size limit, sessions,
+    # then the input guard (inside the session, so a refused page can be rendered).
+    app.add_middleware(InputGuardMiddleware, refusal=refusal, api_prefix=API_PREFIX)
     app.add_middleware(KeyRingSessionMiddleware, key_ring=key_ring, session_cookie="switchboard_session",
                        max_age=settings.token_ttl_seconds, same_site="lax",
                        https_only=settings.secure_cookies)
@@ -97,6 +128,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
                        large=(("/imports", IMPORT_MAX_BYTES + 65536), ("/users/import", IMPORT_MAX_BYTES + 65536)))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app
 
 
@@ -109,21 +141,44 @@ class KeyRingSessionMiddleware(SessionMiddleware):
         self.signer = CookieSigner(key_ring)
 
 
+def _install_openapi(app: FastAPI) -> None:
+    """The served document lists, per route, every status it can answer (see
+    api_support.document_problems)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate(), API_PREFIX)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
+
+
+async def refusal(request: Request, exc: ServiceError) -> Response:
+    """A refusal as the caller reads it: problem+json for the API, the error page for the
+    console."""
+    if _is_api(request):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(exc.status, exc.title, exc.errors, headers)
+    return render(request, "error.html", {"status": exc.status, "error": exc}, status_code=exc.status)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError):
-        if _is_api(request):
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-            return problem_response(exc.status, exc.title, exc.errors, headers)
-        return render(request, "error.html", {"status": exc.status, "error": exc}, status_code=exc.status)
+        return await refusal(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        return problem_response(422, "Invalid input", items_from_pydantic(list(exc.errors())))
+        errors = list(exc.errors())
+        # A body that does not parse is a bad request, not invalid input.
+        status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
+        return problem_response(status, STATUS_TITLES[400] if status == 400 else "Invalid input",
+                                items_from_pydantic(errors))
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, exc: StaleDataError):
@@ -155,19 +210,18 @@ def _install_error_handlers(app: FastAPI) -> None:
 def _install_operational_routes(app: FastAPI, metrics: Metrics) -> None:
     @app.get("/api/v1/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url, title="Switchboard API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
+        # FastAPI's own page starts Swagger UI with an inline script, which the
+        # Content-Security-Policy forbids: static/api-docs.js starts it instead.
+        return HTMLResponse(API_DOCS_PAGE.format(openapi_url=html.escape(app.openapi_url or "", quote=True)))
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     def healthz() -> dict:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"],
-             summary="Readiness: the database answers; PBX reachability as the sync last saw it")
+             summary="Readiness: the database answers; PBX reachability as the sync last saw it",
+             responses={503: {"description": "The database does not answer",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}})
     def readyz(request: Request) -> Response:
         checks: dict = {}
         try:
@@ -181,6 +235,19 @@ def _install_operational_routes(app: FastAPI, metrics: Metrics) -> None:
         ready = checks["database"] == "ok"
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    def prometheus() -> Response:
+    token = app.state.settings.metrics_token
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format)",
+             description="With SWITCHBOARD_METRICS_TOKEN set, send `Authorization: Bearer <token>`.",
+             response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+                        401: {"description": "SWITCHBOARD_METRICS_TOKEN is set and the request does not carry it",
+                              "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}})
+    def prometheus(request: Request) -> Response:
+        if token:
+            scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not constant_time_equals(sent.strip(), token):
+                return problem_response(401, "Not signed in", [ErrorItem(
+                    "unauthorized", "Send the metrics token: Authorization: Bearer <token>.")],
+                    headers={"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

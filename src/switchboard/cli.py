@@ -16,7 +16,7 @@ app = typer.Typer(help="Switchboard: manage the MiVoice Business features of a c
                   no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database tasks.", no_args_is_help=True)
 partner_app = typer.Typer(help="Partner organisations.", no_args_is_help=True)
-mivb_app = typer.Typer(help="MiVoice Business: sync checks and repairs.", no_args_is_help=True)
+mivb_app = typer.Typer(help="MiVoice Business: sync checks, repairs and adoption.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(partner_app, name="partner")
 app.add_typer(mivb_app, name="mivb")
@@ -308,6 +308,56 @@ def export_users(
     else:
         output.write_text(text, encoding="utf-8")
         err_console.print(f"Wrote {text.count(chr(10)) - 1} users to {output}.")
+
+
+@mivb_app.command("adopt")
+def mivb_adopt(
+    keys: list[str] = typer.Argument(None, help="Keys of the PBX users to adopt."),
+    account: str = typer.Option(..., "--account", help="Account id."),
+    everything: bool = typer.Option(False, "--all", help="Every adoptable user of the PBX."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check, adopt nothing."),
+    partial: bool = typer.Option(False, "--partial", help="Adopt the valid ones even if some fail."),
+) -> None:
+    """Adopt PBX users as they are (nothing on the PBX changes); exit status 1 if some failed."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from switchboard.adoption import service as adoption
+    from switchboard.core.errors import ServiceError
+    from switchboard.jobs import service as jobs
+    from switchboard.jobs.runner import JobRunner
+    from switchboard.wiring import runtime_from_settings
+
+    factory = _session_factory()
+    try:
+        with _unit_of_work() as session:
+            job = adoption.submit(_system_ctx(session), account, {
+                "keys": keys or None, "all": everything, "mode": "dry_run" if dry_run else "apply",
+                "on_error": "partial" if partial else "all_or_nothing"})
+            job_id = job.id
+    except ServiceError as exc:
+        _report_service_error(exc)
+    runner = JobRunner(factory, runtime_from_settings(get_settings()), worker_id=f"cli:{job_id[:8]}")
+    with Progress(console=err_console) as progress:
+        task = progress.add_task("Reading and adopting PBX users", total=len(keys) if keys else None)
+        if runner.claim(job_id):
+            runner.run(job_id, on_progress=lambda done: progress.update(task, completed=done))
+        else:
+            import time
+
+            while _job_state(factory, job_id) in ("queued", "running"):
+                time.sleep(0.5)
+    with _unit_of_work() as session:
+        view = jobs.view(_system_ctx(session), jobs.get(_system_ctx(session), job_id))
+    result = view["result"]
+    table = Table(title=f"Adoption {'dry run ' if dry_run else ''}— job {job_id}")
+    for column in ("adopted", "failed", "skipped"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(result[c]) for c in ("adopted", "failed", "skipped")))
+    console.print(table)
+    for row in [r for r in result["rows"] if r["status"] != "adopted"][:50]:
+        console.print(f"{row['key']}: " + "; ".join(e["message"] for e in row["errors"]), markup=False)
+    raise typer.Exit(code=1 if result["failed"] else 0)
 
 
 @mivb_app.command("verify")

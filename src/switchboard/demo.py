@@ -72,8 +72,9 @@ def seed(session_factory: sessionmaker) -> DemoInfo:
 
 
 DEMO_SIM_AUTH = ("admin", "switchboard-demo-pbx")
-DEMO_CATEGORIES = (("Entry", "Entry User", 50, None), ("Telephony", "Telephony User", 20, None),
-                   ("Premium", "Premium User", 5, None), ("Contact centre", "Hot Desk Agent", 5, ["hot_desk"]))
+# Licences for the demo's own users and for adopting the demo PBX's 40 legacy users.
+DEMO_CATEGORIES = (("Entry", "Entry User", 50, None), ("Telephony", "Telephony User", 40, None),
+                   ("Premium", "Premium User", 10, None), ("Contact centre", "Hot Desk Agent", 10, ["hot_desk"]))
 
 
 # The demo users configured at the first start, by e-mail, with their category and location.

@@ -1,14 +1,22 @@
-"""Pure ASGI middleware: request ids, body size limit, Prometheus metrics."""
+"""Pure ASGI middleware: request ids, body size limit, Prometheus metrics, security
+headers, and the guard that refuses control characters and unparseable JSON."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
+from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.requests import Request
+from starlette.responses import Response
 
+from switchboard.api_support import problem_response
 from switchboard.core.context import current_request_id
+from switchboard.core.errors import ServiceError, ValidationFailed
+from switchboard.core.validation import CONTROL_CHARACTERS, first_control_character, invalid_character
 
 
 class RequestIdMiddleware:
@@ -139,3 +147,153 @@ class MetricsMiddleware:
             label = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(scope["method"], label, str(status)).inc()
             self.metrics.latency.labels(scope["method"], label).observe(time.perf_counter() - started)
+
+
+# ----------------------------------------------------------------- security headers
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+class SecurityHeadersMiddleware:
+    """Every answer (pages, API, static files, errors) carries the browser protections:
+    no inline script or style, no framing, no MIME sniffing, no referrer to other sites,
+    and HSTS when the console is served over HTTPS."""
+
+    def __init__(self, app, *, hsts: bool) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+        ]
+        if hsts:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in self.headers if h[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# ------------------------------------------------------------------ the input guard
+
+Refusal = Callable[[Request, ServiceError], Awaitable[Response]]
+_JSON_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class BadJson(ServiceError):
+    status, title, default_code = 400, "Bad request", "invalid_json"
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """The body as JSON, strictly: a key twice in one object, NaN or Infinity, invalid
+    UTF-8, a number too long to read or nesting too deep to walk is a 400, never a 500."""
+    try:
+        return json.loads(raw, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+    except _DuplicateKey as exc:
+        clean = not CONTROL_CHARACTERS.search(exc.key)
+        raise BadJson("duplicate_key", "The key %(key)s appears more than once in the same object.",
+                      field=exc.key if clean else None, key=exc.key if clean else "?") from None
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise BadJson("invalid_json", "The body is not valid JSON.") from None
+
+
+def _is_json(scope) -> bool:
+    content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+    kind, _, subtype = content_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def check_address(path: str, query_string: bytes) -> None:
+    """Refuses a control character in the path (its parameters) or the query string."""
+    if CONTROL_CHARACTERS.search(path):
+        raise ValidationFailed("invalid_character", "The address must not contain control characters.")
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(value):
+            clean = not CONTROL_CHARACTERS.search(key)
+            raise invalid_character(key if clean else None)
+
+
+class InputGuardMiddleware:
+    """Refuses, before any route runs, what no route may ever see: a control character in
+    the path, the query string or a JSON body (422 `invalid_character`), and a JSON body
+    that does not parse strictly (400 `invalid_json`, `duplicate_key`). The API answers
+    problem+json; a console page answers through `refusal` (the error page). Console
+    forms are checked where they are read (`console.web.form_data`)."""
+
+    def __init__(self, app, *, refusal: Refusal, api_prefix: str = "/api/") -> None:
+        self.app = app
+        self.refusal = refusal
+        self.api_prefix = api_prefix
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        try:
+            check_address(scope.get("path", ""), scope.get("query_string", b""))
+        except ServiceError as exc:
+            return await self._refuse(scope, receive, send, exc)
+        if not (scope["path"].startswith(self.api_prefix) and scope["method"] in _JSON_METHODS and _is_json(scope)):
+            return await self.app(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        raw = b"".join(chunks)
+        if raw:
+            try:
+                bad = first_control_character(parse_json_body(raw))
+                if bad is not None:
+                    raise invalid_character(bad or "body")
+            except ServiceError as exc:
+                return await self._refuse(scope, receive, send, exc)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope, receive, send, exc: ServiceError) -> None:
+        if scope["path"].startswith(self.api_prefix):
+            response: Response = problem_response(exc.status, exc.title, exc.errors)
+        else:
+            response = await self.refusal(Request(scope, receive), exc)
+        await response(scope, receive, send)

@@ -4,7 +4,10 @@ tests; calling it again changes nothing."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from switchboard.accounts import events as accounts_events
+from switchboard.adoption import service as adoption
 from switchboard.core.config import Settings
 from switchboard.core.runtime import Runtime
 from switchboard.core.security import SecretBox
@@ -20,8 +23,13 @@ from switchboard.sync import queue
 
 def runtime_from_settings(settings: Settings) -> Runtime:
     install()
-    return Runtime(secret_box=SecretBox(settings.key_ring()), connector_factory=MivbGatewayConnector,
-                   catalog_ttl_seconds=settings.catalog_ttl_seconds)
+    networks = settings.allowed_pbx_networks()
+    # With an allow-list, the connector checks every address it connects to as well (a
+    # name may resolve elsewhere later than when the connection was saved).
+    factory = partial(MivbGatewayConnector, allowed_networks=networks) if networks else MivbGatewayConnector
+    return Runtime(secret_box=SecretBox(settings.key_ring()), connector_factory=factory,
+                   catalog_ttl_seconds=settings.catalog_ttl_seconds, pbx_allowed_networks=networks,
+                   dns_max_age_seconds=settings.dns_in_use_max_age_seconds)
 
 
 def install() -> None:
@@ -33,3 +41,4 @@ def install() -> None:
     mivb_events.push_requested.subscribe(queue.enqueue_push)
     mivb_events.remove_requested.subscribe(queue.enqueue_remove)
     runner.register("import", imports.run, imports.result_csv)
+    runner.register("adoption", adoption.run, adoption.result_csv)

@@ -107,4 +107,5 @@ def test_token_request_is_validated(client):
     assert response.status_code == 422
     assert response.json()["errors"] == [{"code": "unknown_field", "message": "Unknown field.", "field": "extra"}]
     not_json = client.post("/api/v1/auth/token", content=b"{not json", headers={"content-type": "application/json"})
-    assert not_json.status_code == 422
+    assert not_json.status_code == 400  # unparseable: a bad request (issue 9, finding 12)
+    assert not_json.json()["errors"][0]["code"] == "invalid_json"

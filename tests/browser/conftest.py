@@ -7,8 +7,9 @@ served by uvicorn on a loopback port with its own fresh database.
 - ``browser`` (session scope): Debian's Chromium. Missing Chromium skips these tests on a
   workstation, and fails them under CI=true.
 - ``page``: a new browser context per test (1366x800, en-US, 10 s timeouts). At teardown it
-  fails the test if the page raised a JavaScript error or a script/stylesheet/image failed to
-  load, and saves a screenshot of a failed test.
+  fails the test if the page raised a JavaScript error, a script/stylesheet/image failed to
+  load or the Content-Security-Policy blocked something, and saves a screenshot of a failed
+  test.
 - ``screenshot``: saves ``test-output/screenshots/<backend>/<name>.png`` (repo-root relative).
 """
 
@@ -180,6 +181,7 @@ class PageProblems:
 
     js_errors: list[str] = field(default_factory=list)
     broken_assets: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -191,6 +193,10 @@ def page(request, browser, live_server):
     page = context.new_page()
     problems = PageProblems()
     page.on("pageerror", lambda error: problems.js_errors.append(f"{page.url}: {error}"))
+    # An inline script, handler or style the Content-Security-Policy blocked: Chromium says so
+    # on the console only, and the page quietly misbehaves.
+    page.on("console", lambda message: problems.csp_violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text else None)
 
     def on_response(response):
         if response.status >= 400 and response.request.resource_type in ("script", "stylesheet", "image", "font"):
@@ -212,6 +218,7 @@ def page(request, browser, live_server):
     context.close()
     assert not problems.js_errors, f"JavaScript errors in the page: {problems.js_errors}"
     assert not problems.broken_assets, f"assets that failed to load: {problems.broken_assets}"
+    assert not problems.csp_violations, f"blocked by the Content-Security-Policy: {problems.csp_violations}"
 
 
 # ------------------------------------------------------------------ screenshots

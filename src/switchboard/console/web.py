@@ -21,16 +21,18 @@ from sqlalchemy.orm import Session
 from switchboard.accounts import sessions
 from switchboard.accounts.models import Account, User
 from switchboard.accounts.tenancy import actor_for
-from switchboard.api_support import SessionDep
+from switchboard.api_support import SessionDep, version_number
 from switchboard.core import i18n
 from switchboard.core.context import Actor, ServiceContext
 from switchboard.core.errors import ErrorItem, ServiceError
 from switchboard.core.security import constant_time_equals, new_csrf_token
+from switchboard.core.validation import has_control_character, invalid_character
 from switchboard.mivb.phone_types import PHONE_TYPES
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE_DIR / "console" / "templates", PACKAGE_DIR / "accounts" / "templates",
-                 PACKAGE_DIR / "mivb" / "templates", PACKAGE_DIR / "imports" / "templates"]
+                 PACKAGE_DIR / "mivb" / "templates", PACKAGE_DIR / "imports" / "templates",
+                 PACKAGE_DIR / "adoption" / "templates"]
 
 
 def make_templates() -> Environment:
@@ -167,6 +169,11 @@ async def form_data(request: Request) -> dict[str, str]:
     expected = request.session.get("csrf") or ""
     if not sent or not expected or not constant_time_equals(sent, expected):
         raise CsrfFailed()
+    # No field of any form takes a control character (a NUL byte, a line break, …): the
+    # error page, before any page or service sees it.
+    for key, value in form.multi_items():
+        if has_control_character(key) or (isinstance(value, str) and has_control_character(value)):
+            raise invalid_character(None if has_control_character(key) else key)
     return {key: str(value) for key, value in form.items() if key != "csrf_token"}
 
 
@@ -187,7 +194,7 @@ def form_version(form: dict[str, str]) -> int | None:
     """The version an edit form was loaded at (its hidden "version" field): the service
     refuses the save if the object changed since. Garbage never matches a version."""
     raw = form.get("version", "")
-    return int(raw) if raw.isdigit() else -1 if raw else None
+    return (version_number(raw) or -1) if raw else None
 
 
 def language(request: Request, account: Account | None = None) -> str:

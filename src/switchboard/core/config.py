@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.core.keyring import KeyFiles, KeyRing, split_keys
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """Comma-separated CIDRs ("10.20.0.0/16, 192.0.2.7, fd00::/8") as networks."""
+    networks = []
+    for item in text.split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"not a network (CIDR): {item.strip()!r}") from None
+    return tuple(networks)
 
 
 def _default_var_dir() -> Path:
@@ -67,6 +83,22 @@ class Settings(BaseSettings):
     sql_echo: bool = False
     # How long a PBX catalogue read is trusted before it is read again.
     catalog_ttl_seconds: int = Field(default=600, ge=0)
+    # How old the PBX's list of DNs in use may be when a write hands out numbers.
+    dns_in_use_max_age_seconds: int = Field(default=5, ge=0)
+    # Where PBX gateways may be (comma-separated CIDRs). Empty: anywhere. When set, a
+    # connection address outside them is refused and never connected to.
+    pbx_allowed_networks: str = ""
+    # When set, /metrics answers only requests with "Authorization: Bearer <token>".
+    metrics_token: str = ""
+
+    @field_validator("pbx_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    def allowed_pbx_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.pbx_allowed_networks)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file under var/. A SQLite file is created

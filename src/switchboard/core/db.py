@@ -77,13 +77,16 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
+    # hide_parameters: an error (and its traceback in the log) shows the SQL, never the
+    # values sent with it (e-mails, password hashes, encrypted secrets, what a client typed).
     if is_sqlite(url):
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30}
         )
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10,
+                               max_overflow=20)
     _translate_conflicts(engine)
     return engine
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from switchboard.core.config import Network
 from switchboard.core.security import SecretBox
 
 if TYPE_CHECKING:
@@ -21,6 +22,12 @@ class Runtime:
     secret_box: SecretBox
     connector_factory: ConnectorFactory | None = None
     catalog_ttl_seconds: int = 600
+    # A write that hands out numbers reads the PBX's catalogue (with the DNs it uses)
+    # first when the copy is older than this: a DN configured on the PBX outside
+    # Switchboard a moment ago is not handed out.
+    dns_max_age_seconds: int = 5
+    # Where PBX gateways may be (SWITCHBOARD_PBX_ALLOWED_NETWORKS); empty: anywhere.
+    pbx_allowed_networks: tuple[Network, ...] = ()
 
     def connector(self, url: str, username: str, password: str) -> "PbxConnector":
         if self.connector_factory is None:

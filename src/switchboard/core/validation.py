@@ -6,10 +6,20 @@ the CLI share one set of rules and one set of messages.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from switchboard.core.errors import ErrorItem, ValidationFailed
@@ -125,10 +135,81 @@ def normalize_email(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().lower()
 
 
+# Characters no input may hold: the C0 controls (tab, line feed and carriage return
+# included), DEL, the C1 controls, and lone surrogates (not encodable as UTF-8). PostgreSQL
+# cannot store a NUL byte at all; the others corrupt what the console, the CSV export and
+# the PBX show. A field that needs line breaks says so with `LineBreaksAllowed[...]`, and
+# then accepts tab, line feed and carriage return (no field needs them today: names,
+# e-mails and the account's address are one line each).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+CONTROL_CHARACTERS_BUT_LINE_BREAKS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+_LINE_BREAKS = object()
+
+
+class LineBreaksAllowed:
+    """`LineBreaksAllowed[str]`: a text field that accepts tab, line feed and carriage return."""
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return Annotated[item, _LINE_BREAKS]
+
+
+def first_control_character(value: Any, *, line_breaks: bool = False) -> str | None:
+    """Where the first text holding a character no input may hold is, in a string or
+    anywhere inside lists and dicts (keys included): "" for the value itself,
+    `phones[2].dn` style below it; None when there is none. Iterative: a deeply nested
+    body cannot exhaust the stack."""
+    pattern = CONTROL_CHARACTERS_BUT_LINE_BREAKS if line_breaks else CONTROL_CHARACTERS
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, BaseModel):
+            item = item.model_dump()
+        if isinstance(item, str):
+            if pattern.search(item):
+                return path
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                if isinstance(key, str) and pattern.search(key):
+                    return path
+                children.append((f"{path}.{key}" if path else str(key), child))
+            stack.extend(reversed(children))
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(reversed([(f"{path}[{i}]", child) for i, child in enumerate(item)]))
+    return None
+
+
+def has_control_character(value: Any, *, line_breaks: bool = False) -> bool:
+    """Whether a string, or any key or string inside lists and dicts, holds a character
+    no input may hold."""
+    return first_control_character(value, line_breaks=line_breaks) is not None
+
+
+def invalid_character(field: str | None = None) -> ValidationFailed:
+    """The refusal of a text holding a control character (a form field, a query parameter,
+    a JSON body's field)."""
+    return ValidationFailed("invalid_character",
+                            "Must not contain control characters (such as a NUL byte or a line break).", field=field)
+
+
 class StrictSchema(BaseModel):
-    """Base for every input schema: unknown fields are refused, strings are trimmed."""
+    """Base for every input schema: unknown fields are refused, strings are trimmed, and
+    no text anywhere in it (nested lists, objects and keys included) holds a control
+    character."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        line_breaks = field is not None and _LINE_BREAKS in field.metadata
+        if has_control_character(value, line_breaks=line_breaks):
+            raise PydanticCustomError("invalid_character",
+                                      "Must not contain control characters (such as a NUL byte or a line break).")
+        return value
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

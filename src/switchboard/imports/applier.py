@@ -72,7 +72,7 @@ class Importer:
         self.ctx = ctx
         self.account = require_account_admin(ctx, account_id)
         self.file = csv_file
-        self.catalog = get_catalog(ctx, account_id)  # before any write: it may call the PBX
+        self.catalog = get_catalog(ctx, account_id, max_age=ctx.rt.dns_max_age_seconds)  # before any write: it may call the PBX
         self.categories = {c.name_key: c for c in ctx.session.scalars(
             select(ServiceCategory).where(ServiceCategory.account_id == account_id))}
         self.file_problems = self._whole_file_problems()

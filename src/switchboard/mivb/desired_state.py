@@ -16,7 +16,7 @@ from switchboard.mivb.phone_types import ADVANCED_FIELDS, PHONE_TYPES
 def phone_state(phone: Phone, secret_box: SecretBox) -> dict[str, Any]:
     kind = PHONE_TYPES[phone.type]
     state: dict[str, Any] = {
-        "key": phone.id,
+        "key": phone.pbx_key or phone.id,
         "type": phone.type,
         "dn": phone.dn,
         "did": phone.did,
@@ -34,11 +34,20 @@ def phone_state(phone: Phone, secret_box: SecretBox) -> dict[str, Any]:
     return state
 
 
+# A PBX user adopted without an e-mail gets this kind of address in Switchboard (.example
+# can never receive mail); the PBX keeps having none.
+NO_EMAIL_DOMAIN = "@no-email.example"
+
+
+def pbx_email(user: User) -> str | None:
+    return None if user.email.endswith(NO_EMAIL_DOMAIN) else user.email
+
+
 def user_state(user: User, service: MivbService, secret_box: SecretBox) -> dict[str, Any]:
     return {
         "first_name": user.first_name,
         "last_name": user.last_name,
-        "email": user.email,
+        "email": pbx_email(user),
         "template": service.template,
         "group": service.group,
         "user_pin": secret_box.decrypt(service.user_pin_encrypted) if service.user_pin_encrypted else "",

@@ -103,6 +103,8 @@ class Phone(IdMixin, TimestampMixin, VersionedMixin, Base):
     language: Mapped[str | None] = mapped_column(String(10))
     sip_username: Mapped[str | None] = mapped_column(String(64))
     sip_password_encrypted: Mapped[str | None] = mapped_column(String(500))
+    # The phone's key on the PBX when it was adopted (else its id is its key there).
+    pbx_key: Mapped[str | None] = mapped_column(String(64))
 
     service: Mapped[MivbService] = relationship(back_populates="phones")
 

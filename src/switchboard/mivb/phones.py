@@ -120,7 +120,7 @@ def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn 
               *, expected_version: int | None = None) -> dict[str, Any]:
     """Adds a phone; its SIP password (generic SIP) is returned revealed this once."""
     data = validate(PhoneIn, data)
-    catalog = get_catalog(ctx, account_id)
+    catalog = get_catalog(ctx, account_id, max_age=ctx.rt.dns_max_age_seconds)
     account, user, service = store.load(ctx, account_id, user_id, write=True)
     check_version(service, expected_version)
     category = store.require_configured(service)
@@ -152,7 +152,7 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
     """Changes a phone. A new DN recreates its voicemail box on the PBX, so it must be
     confirmed (confirm_dn_change), here as in the console."""
     data = validate(PhonePatch, data)
-    catalog = get_catalog(ctx, account_id)
+    catalog = get_catalog(ctx, account_id, max_age=ctx.rt.dns_max_age_seconds)
     account, user, service = store.load(ctx, account_id, user_id, write=True)
     phone = store.load_phone(service, phone_id)
     check_version(phone, expected_version)

@@ -97,7 +97,7 @@ def choose_category(ctx: ServiceContext, account_id: str, user_id: str, data: Se
     and adds its default phones), "Upgrade service" afterwards (phones and programming
     stay; phone types the new category does not allow are refused)."""
     data = validate(ServiceChoice, data)
-    catalog = get_catalog(ctx, account_id)
+    catalog = get_catalog(ctx, account_id, max_age=ctx.rt.dns_max_age_seconds)
     account, user, service = store.load(ctx, account_id, user_id, write=True)
     check_version(service, expected_version)
     category = _category_for_choice(ctx, account_id, data.service_category)
@@ -112,7 +112,7 @@ def assign_many(ctx: ServiceContext, account_id: str, user_ids: list[str], data:
     data = validate(ServiceChoice, data)
     if not user_ids:
         raise ValidationFailed("required", "Select at least one user.", field="users")
-    catalog = get_catalog(ctx, account_id)
+    catalog = get_catalog(ctx, account_id, max_age=ctx.rt.dns_max_age_seconds)
     account = require_account_admin(ctx, account_id)
     category = _category_for_choice(ctx, account_id, data.service_category)
     changed = 0

@@ -16,7 +16,7 @@ from switchboard.accounts.tenancy import require_account_admin
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.hooks import Hook
-from switchboard.core.uow import end_read_transaction
+from switchboard.core.uow import end_read_transaction, has_written
 from switchboard.pbx.connection import PbxUnavailable, open_connector, target_of
 from switchboard.pbx.connector import PbxBadResponse, PbxError
 from switchboard.pbx.models import MivbCatalog
@@ -52,18 +52,25 @@ def _view(cached: MivbCatalog, stale: bool) -> dict[str, Any]:
 
 
 def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
-                allow_stale: bool = False) -> dict[str, Any]:
+                allow_stale: bool = False, max_age: int | None = None) -> dict[str, Any]:
     """The catalogue, read again when asked or older than the TTL. When the PBX cannot be
     read, the last known catalogue is returned marked stale (an admin's work must not stop
     because the PBX is down); with none known, the error is raised. allow_stale: any
-    cached catalogue will do (pages that only show choices never wait for the PBX)."""
+    cached catalogue will do (pages that only show choices never wait for the PBX). max_age:
+    a write that hands out numbers wants the PBX's DNs in use no older than that."""
     require_account_admin(ctx, account_id)
     if not refresh and ("catalog", account_id) in ctx.cache:  # read once per unit of work
         return ctx.cache[("catalog", account_id)]
     cached = ctx.session.get(MivbCatalog, account_id)
-    fresh_enough = cached is not None and utcnow() - cached.fetched_at < timedelta(seconds=ctx.rt.catalog_ttl_seconds)
+    ttl = ctx.rt.catalog_ttl_seconds if max_age is None else min(max_age, ctx.rt.catalog_ttl_seconds)
+    fresh_enough = cached is not None and utcnow() - cached.fetched_at < timedelta(seconds=ttl)
     if cached is not None and (fresh_enough or allow_stale) and not refresh:
         return ctx.cache.setdefault(("catalog", account_id), _view(cached, not fresh_enough))
+    if cached is not None and not refresh and has_written(ctx.session):
+        # This unit of work has written already: the PBX cannot be read now (never inside a
+        # write), so the copy it has will do.
+        within_ttl = utcnow() - cached.fetched_at < timedelta(seconds=ctx.rt.catalog_ttl_seconds)
+        return ctx.cache.setdefault(("catalog", account_id), _view(cached, not within_ttl))
     target = target_of(ctx, account_id)
     end_read_transaction(ctx.session)
     connector = open_connector(ctx, target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,10 +14,10 @@ from switchboard.accounts.tenancy import check_version, require_account_admin, r
 from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
-from switchboard.core.errors import Conflict, ServiceError
+from switchboard.core.errors import Conflict, ServiceError, ValidationFailed
 from switchboard.core.uow import end_read_transaction
 from switchboard.core.validation import validate
-from switchboard.pbx.connector import PbxConnector, PbxError
+from switchboard.pbx.connector import UNREACHABLE, PbxBadResponse, PbxConnector, PbxError, addresses_within
 from switchboard.pbx.models import MivbCatalog, MivbConnection
 from switchboard.pbx.schemas import ConnectionIn
 
@@ -60,6 +61,24 @@ def _check_gateway_free(ctx: ServiceContext, account_id: str, key: str, shared: 
                        "on purpose (tick \"shared\", or send shared: true).", field="url")
 
 
+def _check_address_allowed(ctx: ServiceContext, url: str) -> None:
+    """With SWITCHBOARD_PBX_ALLOWED_NETWORKS set, the gateway's host must be, or resolve
+    only to, addresses inside those networks (a name that does not resolve is refused too).
+    A name is resolved outside any transaction: a slow DNS answer holds no database lock."""
+    networks = ctx.rt.pbx_allowed_networks
+    if not networks:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        end_read_transaction(ctx.session)
+    if not addresses_within(host, parts.port or {"http": 80, "https": 443}[parts.scheme.lower()], networks):
+        raise ValidationFailed("pbx_address_not_allowed", "This address is outside the networks where PBX gateways "
+                               "may be. Ask the operator of Switchboard.", field="url")
+
+
 def get_connection(ctx: ServiceContext, account_id: str) -> MivbConnection | None:
     require_account_admin(ctx, account_id)
     return ctx.session.get(MivbConnection, account_id)
@@ -67,8 +86,10 @@ def get_connection(ctx: ServiceContext, account_id: str) -> MivbConnection | Non
 
 def set_connection(ctx: ServiceContext, account_id: str, data: ConnectionIn | dict,
                    *, expected_version: int | None = None) -> MivbConnection:
-    account = require_account_settings_admin(ctx, account_id, for_update=True)
+    require_account_settings_admin(ctx, account_id)
     data = validate(ConnectionIn, data)
+    _check_address_allowed(ctx, data.url)
+    account = require_account_settings_admin(ctx, account_id, for_update=True)
     key = url_key(data.url)
     _check_gateway_free(ctx, account_id, key, data.shared)
     connection = ctx.session.get(MivbConnection, account_id)
@@ -121,6 +142,9 @@ def test_connection(ctx: ServiceContext, account_id: str) -> dict[str, Any]:
         pbx = {"name": system.get("name"), "version": system.get("version"),
                "users": usage.get("users"), "devices": usage.get("devices")}
         result = {"ok": True, "detail": f"Connected to {pbx['name']} {pbx['version']}.", "pbx": pbx}
+    except PbxBadResponse:
+        # Something answered that is not a MiVB gateway: read as no answer at all.
+        result = {"ok": False, "detail": UNREACHABLE, "pbx": None}
     except PbxError as exc:
         result = {"ok": False, "detail": exc.message, "pbx": None}
     finally:

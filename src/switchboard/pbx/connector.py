@@ -6,8 +6,17 @@ another PBX family can plug in its own implementation.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from switchboard.core.config import Network
+
+# What every failure to reach the PBX reads (refused, timeout, unknown name, TLS, an
+# address outside the allowed networks, something that is not a gateway): one sentence,
+# so "Test connection" cannot be used to map which hosts and ports answer.
+UNREACHABLE = "The PBX did not answer at this address."
 
 
 @dataclass(frozen=True)
@@ -99,3 +108,24 @@ class PbxConnector(Protocol):
     def list_users(self) -> list[dict[str, Any]]: ...
 
     def close(self) -> None: ...
+
+
+def addresses_within(host: str, port: int, networks: tuple[Network, ...]) -> list[str]:
+    """The addresses of `host` (itself when it is an IP literal) when every one of them is
+    inside `networks`; [] when any is outside or the name does not resolve."""
+    try:
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError, ValueError):
+            return []
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
+
+    def inside(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:10.0.0.1 is 10.0.0.1
+        return any((mapped or address) in network for network in networks)
+
+    if not addresses or not all(inside(a) for a in addresses):
+        return []
+    return [str(a) for a in addresses]

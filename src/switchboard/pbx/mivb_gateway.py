@@ -6,10 +6,13 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+import httpcore
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from switchboard.core.config import Network
 from switchboard.pbx.connector import (
+    UNREACHABLE,
     PbxBadResponse,
     PbxIssue,
     PbxRefused,
@@ -17,6 +20,7 @@ from switchboard.pbx.connector import (
     PbxUnreachable,
     PhoneOutcome,
     PushOutcome,
+    addresses_within,
 )
 
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
@@ -54,13 +58,42 @@ def _issue(item: _Issue) -> PbxIssue:
     return PbxIssue(code=item.code, message=item.message[:1000], field=item.field, phone=item.phone)
 
 
+LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
+
+
+class _AllowedNetworksBackend(httpcore.SyncBackend):
+    """Connects only to addresses inside the allowed networks, and to the very address it
+    checked (a name that resolves elsewhere now than when it was saved is refused)."""
+
+    def __init__(self, networks: tuple[Network, ...]) -> None:
+        self.networks = networks
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = addresses_within(host, port, self.networks)
+        if not addresses:
+            raise httpcore.ConnectError("the address is outside the allowed networks")
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+def _allowed_networks_transport(networks: tuple[Network, ...]) -> httpx.HTTPTransport:
+    # A transport given explicitly also means no proxy from the environment: the
+    # connection goes straight to the checked address.
+    transport = httpx.HTTPTransport(limits=LIMITS)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(), max_connections=LIMITS.max_connections,
+        max_keepalive_connections=LIMITS.max_keepalive_connections, keepalive_expiry=LIMITS.keepalive_expiry,
+        network_backend=_AllowedNetworksBackend(networks))
+    return transport
+
+
 class MivbGatewayConnector:
     def __init__(self, url: str, username: str, password: str, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, allowed_networks: tuple[Network, ...] = ()) -> None:
+        if transport is None and allowed_networks:
+            transport = _allowed_networks_transport(allowed_networks)
         self._client = httpx.Client(
             base_url=url.rstrip("/"), auth=(username, password), timeout=timeout, transport=transport,
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
-            headers={"accept": "application/json", "user-agent": "switchboard"},
+            limits=LIMITS, headers={"accept": "application/json", "user-agent": "switchboard"},
         )
 
     # -- the interface
@@ -113,10 +146,10 @@ class MivbGatewayConnector:
             with self._client.stream(method, path, json=json_body) as response:
                 raw = self._read_capped(response)
                 status = response.status_code
-        except httpx.TimeoutException as exc:
-            raise PbxUnreachable(f"The PBX did not answer in time ({type(exc).__name__}).") from exc
-        except httpx.TransportError as exc:
-            raise PbxUnreachable(f"Cannot reach the PBX at {self._client.base_url}: {type(exc).__name__}.") from exc
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            # Refused, timed out, unknown name, TLS failure, outside the allowed networks:
+            # all read the same (no map of which hosts and ports answer).
+            raise PbxUnreachable(UNREACHABLE) from exc
         body = self._decode(raw, status)
         if status in accept:
             return status, body

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -19,12 +21,28 @@ class ConnectionIn(StrictSchema):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from urllib.parse import urlsplit
+        return gateway_url(value)
 
+
+def gateway_url(value: str) -> str:
+    """A gateway's base address: http or https, a host, a valid port, and nothing that
+    does not belong there (credentials go in their own fields; no query, no fragment)."""
+    try:
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PydanticCustomError("invalid_url", "Must be an http:// or https:// address.")
-        return value.rstrip("/")
+        parts.port  # noqa: B018 -- raises on a port that is not a number from 0 to 65535
+        httpx.URL(value)  # what the connector will be given must be an address it can use
+    except (ValueError, httpx.InvalidURL):
+        raise PydanticCustomError("invalid_url", "Must be an http:// or https:// address.") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise PydanticCustomError("invalid_url", "Must be an http:// or https:// address.")
+    if "@" in parts.netloc:
+        raise PydanticCustomError("url_credentials",
+                                  "Put the user name and password in their own fields, not in the address.")
+    if "#" in value:
+        raise PydanticCustomError("url_fragment", "The address must not have a fragment (#…).")
+    if "?" in value:
+        raise PydanticCustomError("url_query", "The address must not have a query (?…).")
+    return value.rstrip("/")
 
 
 class ConnectionOut(BaseModel):

@@ -4,6 +4,7 @@ the account does not manage are reported as unmanaged and never touched."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -46,6 +47,12 @@ class Difference:
         return f"{self.field}: Switchboard has {self.desired!r}, the PBX has {self.actual!r}"
 
 
+def same_name(value: str) -> str:
+    """A name as compared with the PBX's copy: without accents, case or extra spaces."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
+
+
 def _norm_mac(value):
     return value.upper() if isinstance(value, str) else value
 
@@ -56,6 +63,10 @@ def compare_user(user_id: str, name: str, desired: dict[str, Any], actual: dict[
         want, got = desired.get(field), actual.get(field)
         if field == "user_pin":
             want, got = want or "", got or ""
+        if field == "email" and isinstance(want, str) and isinstance(got, str):
+            want, got = want.lower(), got.lower()  # one address, whatever its case
+        if field in ("first_name", "last_name") and isinstance(want, str) and isinstance(got, str):
+            want, got = same_name(want), same_name(got)  # PBXs often keep names without accents
         if want != got:
             shown = ("****", "****") if field == "user_pin" else (want, got)
             diffs.append(Difference(user_id, name, "field", field, *shown))

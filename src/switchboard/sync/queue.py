@@ -45,24 +45,28 @@ def status_of(session: Session, service: MivbService) -> SyncStatus:
 
 def enqueue_push(session: Session, service: MivbService) -> SyncJob:
     """Queue a push of the service's current desired state (a newer push supersedes an
-    older one still waiting: each carries the whole state)."""
+    older one still waiting: each carries the whole state). Locks in the workers' order:
+    the user's jobs first, then its sync state (else a bulk change and a worker finishing
+    a push could wait for each other)."""
     service.desired_revision += 1
-    status = status_of(session, service)
-    status.state = "pending"
-    status.phones = {phone.id: {"state": "pending", "errors": (status.phones or {}).get(phone.id, {}).get("errors", [])}
-                     for phone in service.phones}
-    status.updated_at = utcnow()
     # A push this unit of work already queued carries the whole state too: it takes the
     # new revision instead of a second job (one job per user per unit of work).
     queued = tx_cache(session).get(("push", service.user_id))
     if queued is not None and queued.state == "queued" and queued.kind == "push_user":
         queued.revision, queued.pbx_key = service.desired_revision, service.pbx_key or service.user_id
-        return queued
-    _supersede_queued_pushes(session, service.account_id, service.user_id)
-    job = SyncJob(account_id=service.account_id, user_id=service.user_id, kind="push_user",
-                  pbx_key=service.pbx_key or service.user_id, revision=service.desired_revision, run_after=utcnow())
-    session.add(job)
-    tx_cache(session)[("push", service.user_id)] = job
+        job = queued
+    else:
+        _supersede_queued_pushes(session, service.account_id, service.user_id)
+        job = SyncJob(account_id=service.account_id, user_id=service.user_id, kind="push_user",
+                      pbx_key=service.pbx_key or service.user_id, revision=service.desired_revision,
+                      run_after=utcnow())
+        session.add(job)
+        tx_cache(session)[("push", service.user_id)] = job
+    status = status_of(session, service)
+    status.state = "pending"
+    status.phones = {phone.id: {"state": "pending", "errors": (status.phones or {}).get(phone.id, {}).get("errors", [])}
+                     for phone in service.phones}
+    status.updated_at = utcnow()
     return job
 
 

@@ -50,14 +50,14 @@ class JobResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _issue_json(issue: PbxIssue, source: str = "pbx") -> dict[str, Any]:
+def _issue_json(issue: PbxIssue, source: str = "pbx", phone_ids: dict[str, str] | None = None) -> dict[str, Any]:
     """An error as the sync records it; source says who said it: the PBX ("pbx"), the
     way to it ("transport") or Switchboard itself ("switchboard")."""
     out = {"code": issue.code, "message": issue.message, "source": source}
     if issue.field:
         out["field"] = issue.field
     if issue.phone:
-        out["phone_id"] = issue.phone
+        out["phone_id"] = (phone_ids or {}).get(issue.phone, issue.phone)
     return out
 
 
@@ -192,7 +192,9 @@ class Worker:
                 plan["action"] = "noop"  # removed meanwhile: its removal job does the work
                 return plan
             plan.update(action="push", revision=service.desired_revision,
-                        state=user_state(user, service, self.runtime.secret_box))
+                        state=user_state(user, service, self.runtime.secret_box),
+                        # the PBX names phones by their key there (an adopted phone keeps its own)
+                        phone_ids={p.pbx_key or p.id: p.id for p in service.phones})
             return plan
 
     def _finish(self, job_id: int, plan: dict[str, Any] | None, outcome: PushOutcome | None,
@@ -243,13 +245,15 @@ class Worker:
             return JobResult(job.id, "failed" if give_up else "retry", errors)
         if plan["action"] in ("remove", "noop"):
             return JobResult(job.id, "succeeded")
-        errors = [_issue_json(i) for i in outcome.errors]
+        ids = plan.get("phone_ids", {})
+        errors = [_issue_json(i, phone_ids=ids) for i in outcome.errors]
         phones = {}
         for result in outcome.phones:
             if result.status == "removed":
                 continue
-            phones[result.phone] = {"state": "synced" if result.status == "applied" else "failed",
-                                    "errors": [_issue_json(i) for i in result.errors]}
+            phones[ids.get(result.phone, result.phone)] = {
+                "state": "synced" if result.status == "applied" else "failed",
+                "errors": [_issue_json(i, phone_ids=ids) for i in result.errors]}
         # A change saved while this push was under way has its own job queued: the user
         # stays "pending" until that one lands.
         state = "failed" if errors else "pending" if newer_change else "synced"

@@ -95,3 +95,8 @@ document.addEventListener("change", function (event) {
   if (!name) return;
   document.querySelectorAll("input[name=" + name + "]").forEach(function (box) { box.checked = event.target.checked; });
 });
+// The language selector (and any select marked data-autosubmit) sends its form on change.
+document.addEventListener("change", function (event) {
+  var select = event.target;
+  if (select.hasAttribute && select.hasAttribute("data-autosubmit") && select.form) select.form.submit();
+});

@@ -1,0 +1,1 @@
+"""Adoption: taking a PBX's existing users under management as they are."""
