@@ -168,7 +168,7 @@ def test_no_secret_is_stored_or_logged_in_clear(tmp_path, database, pbx, sites, 
 
 
 def test_the_upgrade_encrypts_the_input_of_jobs_made_before(tmp_path, backend, monkeypatch):
-    """Revision 0007: an import's CSV (pins and all) was kept in clear in jobs.input_text;
+    """Revision 0008: an import's CSV (pins and all) was kept in clear in jobs.input_text;
     the upgrade encrypts what is there with the installation's key."""
     from sqlalchemy import create_engine, text
 
@@ -182,7 +182,7 @@ def test_the_upgrade_encrypts_the_input_of_jobs_made_before(tmp_path, backend, m
     get_settings.cache_clear()
     try:
         with temporary_database(backend, tmp_path) as url:
-            upgrade(url, "0006")
+            upgrade(url, "0007")
             engine = create_engine(url)
             with engine.begin() as conn:
                 conn.execute(text("INSERT INTO partners (id, name, created_at, updated_at) VALUES "

@@ -3,16 +3,16 @@
 Existing jobs' input is encrypted with the secret key of the process that runs the
 upgrade (`switchboard db upgrade`, `switchboard restore`: the installation's own key).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
