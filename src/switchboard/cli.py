@@ -399,10 +399,7 @@ def mivb_verify(
     raise typer.Exit(code=0 if repair else 1)
 
 
-# Operator tasks over the whole database: secrets, backups (cli_maintenance.py).
-app.add_typer(cli_maintenance.secrets_app, name="secrets")
-app.command("backup")(cli_maintenance.backup_command)
-app.command("restore")(cli_maintenance.restore_command)
+cli_maintenance.register(app)  # secrets, backup, restore
 
 
 def main() -> None:

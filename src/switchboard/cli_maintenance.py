@@ -16,6 +16,13 @@ err_console = Console(stderr=True)
 secrets_app = typer.Typer(help="Secrets stored in the database: rotate the secret key.", no_args_is_help=True)
 
 
+def register(app: typer.Typer) -> None:
+    """Adds these commands to the `switchboard` command (cli.py)."""
+    app.add_typer(secrets_app, name="secrets")
+    app.command("backup")(backup_command)
+    app.command("restore")(restore_command)
+
+
 def _session_factory():
     from switchboard.cli import _session_factory
 
