@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from switchboard.core.security import SecretBox
 from switchboard.jobs.models import Job
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.numbering.models import DidRange, DnRange
@@ -23,7 +24,7 @@ UNAUTHENTICATED = {("POST", "/api/v1/auth/token"), ("GET", "/healthz"), ("GET", 
 
 
 @pytest.fixture
-def victim(session, tenant_a) -> Tenant:
+def victim(session, tenant_a, settings) -> Tenant:
     """Tenant A with one of every MiVB object, so each route is tried on a real object."""
     dn_range = DnRange(account_id=tenant_a.account.id, prefix="", start="4000", end="4099", next_hint="4000")
     did_range = DidRange(account_id=tenant_a.account.id, start="+4930555000", end="+4930555099",
@@ -40,7 +41,8 @@ def victim(session, tenant_a) -> Tenant:
                   dn_range_id=dn_range.id, model="6920")
     session.add(phone)
     job = Job(account_id=tenant_a.account.id, kind="import", mode="dry_run", on_error="all_or_nothing",
-              state="succeeded", created_by=tenant_a.account_admin.id, input_text="email\nvictim@a.example\n",
+              state="succeeded", created_by=tenant_a.account_admin.id,
+              input_encrypted=SecretBox(settings.secret_key).encrypt("email\nvictim@a.example\n"),
               options={}, summary={"counts": {"unchanged": 1}})
     session.add(job)
     session.commit()

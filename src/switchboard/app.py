@@ -48,7 +48,7 @@ from switchboard.sync import api as sync_api
 from switchboard.sync import views as sync_views
 from switchboard.wiring import runtime_from_settings
 from switchboard.sync.queue import pbx_reachability
-from switchboard.core.security import TokenSigner, constant_time_equals
+from switchboard.core.security import CookieSigner, TokenSigner, constant_time_equals
 from switchboard.sync.metrics import SyncCollector
 from switchboard.core.validation import items_from_pydantic
 
@@ -76,7 +76,7 @@ API_DOCS_PAGE = """<!doctype html>
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker | None = None) -> FastAPI:
     settings = settings or get_settings()
-    secret_key = settings.resolved_secret_key()
+    key_ring = settings.key_ring()
     if session_factory is None:
         engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
         session_factory = make_session_factory(engine)
@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
-    app.state.signer = TokenSigner(secret_key, settings.token_ttl_seconds)
+    app.state.signer = TokenSigner(key_ring, settings.token_ttl_seconds)
     app.state.runtime = runtime_from_settings(settings)
     app.state.templates = make_templates()
     metrics = Metrics()
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     # Outermost last: security headers on everything, ids, metrics, size limit, sessions,
     # then the input guard (inside the session, so a refused page can be rendered).
     app.add_middleware(InputGuardMiddleware, refusal=refusal, api_prefix=API_PREFIX)
-    app.add_middleware(SessionMiddleware, secret_key=secret_key, session_cookie="switchboard_session",
+    app.add_middleware(KeyRingSessionMiddleware, key_ring=key_ring, session_cookie="switchboard_session",
                        max_age=settings.token_ttl_seconds, same_site="lax",
                        https_only=settings.secure_cookies)
     # A bulk import's file may be larger than other bodies (and its form's envelope).
@@ -134,6 +134,15 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app
+
+
+class KeyRingSessionMiddleware(SessionMiddleware):
+    """Starlette's signed session cookie, signed with the newest key and accepted under
+    any key of the ring: rotating the secret key signs nobody out."""
+
+    def __init__(self, app, key_ring, **options) -> None:
+        super().__init__(app, secret_key=key_ring.primary, **options)
+        self.signer = CookieSigner(key_ring)
 
 
 def _install_openapi(app: FastAPI) -> None:

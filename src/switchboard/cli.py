@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from switchboard import cli_maintenance
 from switchboard.core.config import get_settings
 
 app = typer.Typer(help="Switchboard: manage the MiVoice Business features of a customer's users.",
@@ -396,6 +397,9 @@ def mivb_verify(
     console.print(f"[yellow]{len(differences)} differences on {users} users.[/]"
                   + (" Repairs queued." if repair else " Run again with --repair to fix them."))
     raise typer.Exit(code=0 if repair else 1)
+
+
+cli_maintenance.register(app)  # secrets, backup, restore
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ def runtime_from_settings(settings: Settings) -> Runtime:
     # With an allow-list, the connector checks every address it connects to as well (a
     # name may resolve elsewhere later than when the connection was saved).
     factory = partial(MivbGatewayConnector, allowed_networks=networks) if networks else MivbGatewayConnector
-    return Runtime(secret_box=SecretBox(settings.resolved_secret_key()), connector_factory=factory,
+    return Runtime(secret_box=SecretBox(settings.key_ring()), connector_factory=factory,
                    catalog_ttl_seconds=settings.catalog_ttl_seconds, pbx_allowed_networks=networks,
                    dns_max_age_seconds=settings.dns_in_use_max_age_seconds)
 

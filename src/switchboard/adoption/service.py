@@ -58,7 +58,7 @@ def submit(ctx: ServiceContext, account_id: str, data: dict[str, Any]) -> Job:
 
 def run(ctx: ServiceContext, job: Job, progress: Progress) -> list[RowResult]:
     """The adoption job's work: read the PBX, then adopt each chosen user in a savepoint."""
-    request = json.loads(job.input_text)
+    request = json.loads(jobs.input_text(ctx, job))
     wanted = set(request["keys"]) if request.get("keys") is not None else None
     reading = read(ctx, job.account_id, keys=wanted, categories=request.get("categories") or {})
     found = {c.key for c in reading.candidates}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from switchboard.core.keyring import KeyFiles, KeyRing, split_keys
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -69,6 +70,10 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default_factory=_default_var_dir)
     database_url: str = ""
     secret_key: str = ""
+    # Key rotation (core/keyring.py): the key being rotated to, and the keys that only
+    # decrypt and verify (comma separated).
+    secret_key_new: str = ""
+    previous_secret_keys: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # Cookies get the Secure flag when the console is served over HTTPS.
@@ -113,13 +118,21 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         private_dir(self.var_dir)
-        path = self.var_dir / "secret_key"
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-        os.chmod(path, 0o600)
-        return path.read_text().strip()
+        return KeyFiles(self.var_dir).current_key()
+
+    def key_ring(self) -> KeyRing:
+        """Every key of this process, newest first (core/keyring.py)."""
+        previous = split_keys(self.previous_secret_keys)
+        if self.secret_key:
+            fixed = [self.secret_key_new, self.secret_key, *previous]
+            return KeyRing(lambda: fixed)
+        files = KeyFiles(private_dir(self.var_dir))
+
+        def load() -> list[str]:
+            new = [self.secret_key_new] if self.secret_key_new else files.read(files.new)[:1]
+            return [*new, files.current_key(), *files.read(files.previous), *previous]
+
+        return KeyRing(load, watch=files.watched)
 
 
 @lru_cache

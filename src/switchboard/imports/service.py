@@ -25,7 +25,7 @@ def submit(ctx: ServiceContext, account_id: str, data: bytes, *, mode: str = "dr
 
 def run(ctx: ServiceContext, job: Job, progress: Progress) -> list[RowResult]:
     """The import job's work: every row, in order, each in its savepoint."""
-    parsed = csv_format.read(job.input_text.encode("utf-8"))
+    parsed = csv_format.read(jobs.input_text(ctx, job).encode("utf-8"))
     importer = Importer(ctx, job.account_id, parsed)
     results = []
     for done, row in enumerate(parsed.rows, start=1):
@@ -36,7 +36,7 @@ def run(ctx: ServiceContext, job: Job, progress: Progress) -> list[RowResult]:
 
 def result_csv(ctx: ServiceContext, job: Job) -> str:
     """The input rows plus `status` and `errors` columns."""
-    parsed = csv_format.read(job.input_text.encode("utf-8"))
+    parsed = csv_format.read(jobs.input_text(ctx, job).encode("utf-8"))
     outcomes = {r.row: r for r in jobs.rows(ctx, job)}
     rows = []
     for row in parsed.rows:

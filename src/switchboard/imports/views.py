@@ -77,7 +77,7 @@ def job_context(request: Request, viewer, account_id: str, job_id: str, page: st
     context: dict[str, Any] = {"account": account, "job": job, "view": view, "errors_toc": errors[:TOC_LIMIT],
                                "errors_total": len(errors), "only_errors": only_errors}
     if job.kind == "import" and job.state in ("succeeded", "failed"):
-        parsed = csv_format.read(job.input_text.encode("utf-8"))
+        parsed = csv_format.read(jobs.input_text(viewer.ctx, job).encode("utf-8"))
         rows = [r for r in parsed.rows if not only_errors or outcomes.get(r.number, {}).get("errors")]
         number = _page_number(page)
         shown = rows[(number - 1) * PAGE_ROWS: number * PAGE_ROWS]
@@ -110,7 +110,8 @@ def apply(request: Request, account_id: str, job_id: str, viewer: ViewerDep, for
     """Applies the file a dry run checked (a new job, the same file)."""
     checked = _job(viewer, account_id, job_id)
     try:
-        job = imports.submit(viewer.ctx, account_id, checked.input_text.encode("utf-8"), mode="apply",
+        data = jobs.input_text(viewer.ctx, checked).encode("utf-8")
+        job = imports.submit(viewer.ctx, account_id, data, mode="apply",
                              on_error="partial" if form.get("on_error") == "partial" else "all_or_nothing")
     except ServiceError as exc:
         refused_form(viewer, exc)

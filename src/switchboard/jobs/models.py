@@ -32,8 +32,9 @@ class Job(IdMixin, Base):
     state: Mapped[str] = mapped_column(String(10), default="queued")
     created_by: Mapped[str | None] = mapped_column(String(32))
     created_by_email: Mapped[str | None] = mapped_column(String(320))
-    # What the job works on: the CSV text of an import, the request of an adoption.
-    input_text: Mapped[str] = mapped_column(Text, default="")
+    # What the job works on: the CSV text of an import, the request of an adoption;
+    # encrypted (an import may carry user pins), read with jobs.service.input_text.
+    input_encrypted: Mapped[str] = mapped_column(Text, default="")
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     progress_done: Mapped[int] = mapped_column(default=0)
     progress_total: Mapped[int] = mapped_column(default=0)

@@ -24,11 +24,17 @@ def create(ctx: ServiceContext, account_id: str, *, kind: str, mode: str, on_err
     if on_error not in ON_ERROR:
         raise invalid("on_error", "invalid_choice", "Must be one of: %(expected)s.", expected=", ".join(ON_ERROR))
     job = Job(account_id=account_id, kind=kind, mode=mode, on_error=on_error, state="queued",
-              created_by=ctx.actor.user_id, created_by_email=ctx.actor.email, input_text=input_text,
+              created_by=ctx.actor.user_id, created_by_email=ctx.actor.email,
+              input_encrypted=ctx.rt.secret_box.encrypt(input_text) if input_text else "",
               options=options or {}, progress_total=total, summary={})
     ctx.session.add(job)
     ctx.session.flush()
     return job
+
+
+def input_text(ctx: ServiceContext, job: Job) -> str:
+    """What the job works on, decrypted (it is stored encrypted: an import may carry pins)."""
+    return ctx.rt.secret_box.decrypt(job.input_encrypted) if job.input_encrypted else ""
 
 
 def get(ctx: ServiceContext, job_id: str) -> Job:

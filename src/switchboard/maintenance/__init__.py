@@ -1,0 +1,1 @@
+"""Operator tasks over the whole database: secret key rotation, backups and restores."""
