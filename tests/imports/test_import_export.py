@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from switchboard.audit.models import AuditEntry
 from switchboard.jobs.runner import JobRunner
 from switchboard.sync.models import SyncJob
+from tests.console.helpers import sign_in
 from tests.imports.conftest import errors_of, statuses
 
 
@@ -225,3 +226,14 @@ def test_a_killed_job_runs_again_from_scratch(client, app, session_factory, mivb
     dead.run(job_id)  # the dead worker wakes up: the job is no longer its own, it changes nothing
     users = client.get(m.url("/users?search=killed-"), headers=m.admin).json()
     assert users["total"] == 3
+
+
+def test_a_pin_in_the_file_is_never_shown_back(client, mivb_account, run_import, tenant_a):
+    m = mivb_account
+    tag = m.account_id[:8]
+    job = run_import(f"email,first_name,last_name,mivb,service_category,user_pin\n"
+                     f"pin@{tag}.example,Pin,Holder,yes,Entry,4827\n")
+    assert "4827" not in client.get(f"/api/v1/jobs/{job['id']}/result.csv", headers=m.admin).text
+    sign_in(client, tenant_a.account_admin.email)
+    page = client.get(f"/accounts/{m.account_id}/jobs/{job['id']}")
+    assert page.status_code == 200 and "4827" not in page.text and "****" in page.text

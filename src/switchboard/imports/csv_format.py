@@ -55,6 +55,12 @@ def _file_error(code: str, message: str, **params) -> ValidationFailed:
     return ValidationFailed(code, message, field="file", **params)
 
 
+def masked(cells: dict[str, str]) -> dict[str, str]:
+    """A row as it may be shown back (a page, a result file): a pin typed in it is masked."""
+    pin = cells.get("user_pin", "")
+    return {**cells, "user_pin": "****"} if pin and pin not in ("auto", "****") else cells
+
+
 def neutralise(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 

@@ -42,6 +42,6 @@ def result_csv(ctx: ServiceContext, job: Job) -> str:
     for row in parsed.rows:
         outcome = outcomes.get(row.number)
         errors = outcome.errors if outcome else []
-        rows.append({**row.cells, "status": outcome.status if outcome else "",
+        rows.append({**csv_format.masked(row.cells), "status": outcome.status if outcome else "",
                      "errors": "; ".join(f"{e.get('field') or 'row'}: {e['message']}" for e in errors)})
     return csv_format.write(rows, tuple(parsed.columns) + ("status", "errors"))

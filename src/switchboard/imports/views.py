@@ -80,7 +80,8 @@ def job_context(request: Request, viewer, account_id: str, job_id: str, page: st
         parsed = csv_format.read(jobs.input_text(viewer.ctx, job).encode("utf-8"))
         rows = [r for r in parsed.rows if not only_errors or outcomes.get(r.number, {}).get("errors")]
         number = _page_number(page)
-        shown = rows[(number - 1) * PAGE_ROWS: number * PAGE_ROWS]
+        shown = [csv_format.Row(r.number, csv_format.masked(r.cells), r.problems)
+                 for r in rows[(number - 1) * PAGE_ROWS: number * PAGE_ROWS]]
         columns = [c for c in parsed.columns if any(r.get(c) for r in shown)] or parsed.columns[:1]
         context.update(columns=columns, rows=shown, outcomes=outcomes, page=number,
                        pages=max(1, -(-len(rows) // PAGE_ROWS)))

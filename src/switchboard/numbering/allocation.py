@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy.orm import Session, object_session
 
 from switchboard.core.context import ServiceContext
 from switchboard.core.uow import tx_cache
@@ -90,6 +90,21 @@ def note_did_taken(session: Session, did: str | None) -> None:
     """A phone of this transaction now holds `did` (what did_taken has learnt is updated)."""
     if did is not None:
         tx_cache(session).setdefault("dids", {})[did] = True
+
+
+@event.listens_for(Phone, "after_insert")
+@event.listens_for(Phone, "after_update")
+@event.listens_for(Phone, "after_delete")
+def _phone_written(_mapper, _connection, phone: Phone) -> None:
+    """Whatever writes a phone (a service, an adoption, a test), what this transaction
+    learnt about DIDs forgets that phone's numbers."""
+    session = object_session(phone)
+    known = tx_cache(session).get("dids") if session is not None else None
+    if known:
+        known.pop(phone.did, None)
+        history = inspect(phone).attrs.did.history
+        for old in history.deleted or ():
+            known.pop(old, None)
 
 
 def mapped_did(mappings: list[Mapping], dn: str) -> str | None:
