@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -30,7 +31,7 @@ from switchboard.core.config import Settings, get_settings
 from switchboard.console import views as console_views
 from switchboard.console.web import CsrfFailed, LoginRequired, login_redirect, make_templates, render
 from switchboard.core.db import make_engine, make_session_factory
-from switchboard.core.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError
+from switchboard.core.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError, Unavailable
 from switchboard.mivb import api as mivb_api
 from switchboard.mivb import settings_views as mivb_settings_views
 from switchboard.mivb import views as mivb_views
@@ -183,6 +184,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
         return problem_response(status, STATUS_TITLES[400] if status == 400 else "Invalid input",
                                 items_from_pydantic(errors))
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError):
+        """The database cannot be reached (or is locked past the wait): a 503 with its
+        reason, never a bare 500; clients may try again."""
+        if not exc.connection_invalidated and not isinstance(exc, (OperationalError, InterfaceError)):
+            raise exc
+        response = await refusal(request, Unavailable(
+            "database_unavailable", "The database cannot be reached right now. Try again in a moment."))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, exc: StaleDataError):

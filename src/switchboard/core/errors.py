@@ -89,6 +89,10 @@ class ValidationFailed(ServiceError):
     status, title, default_code = 422, "Invalid input", "invalid"
 
 
+class Unavailable(ServiceError):
+    status, title, default_code = 503, "Service unavailable", "unavailable"
+
+
 class TooManyRequests(ServiceError):
     status, title, default_code = 429, "Too many attempts", "too_many_attempts"
 
