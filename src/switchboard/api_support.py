@@ -61,6 +61,7 @@ PROBLEM_DESCRIPTIONS = {
     422: "Invalid input, a control character included (`invalid_character`)",
     429: "Too many failed sign-ins (`signin_locked`)",
     502: "The PBX cannot be reached or read (`pbx_unreachable`)",
+    503: "The database cannot be reached right now (`database_unavailable`); try again after Retry-After",
 }
 # Routes that can answer more than the common statuses: (method, path) -> statuses. 502:
 # the route reads the PBX catalogue (choices are checked against it) or the PBX itself.
@@ -74,6 +75,7 @@ EXTRA_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/v1/accounts/{account_id}/users/{user_id}/mivb/phones"): (502,),
     ("patch", "/api/v1/accounts/{account_id}/users/{user_id}/mivb/phones/{phone_id}"): (502,),
     ("delete", "/api/v1/accounts/{account_id}/users/{user_id}/mivb/phones/{phone_id}"): (502,),
+    ("get", "/api/v1/accounts/{account_id}/mivb/adoption"): (502,),
 }
 
 
@@ -88,6 +90,7 @@ def document_problems(spec: dict[str, Any], api_prefix: str = "/api/") -> dict[s
             responses = operation.setdefault("responses", {})
             statuses = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
             statuses.add(422)  # the input guard checks every path and query string
+            statuses.add(503)  # every route needs the database
             if "requestBody" in operation:
                 statuses.update((400, 413))
             statuses.update(EXTRA_STATUSES.get((method, path), ()))

@@ -61,3 +61,9 @@ def test_the_console_page_lists_and_adopts(client, app, session_factory, mivb_ac
     JobRunner(session_factory, app.state.runtime).run_once()
     result = client.get(answer.headers["location"])
     assert result.status_code == 200 and "OLD-2" in result.text
+
+
+def test_a_pbx_that_does_not_answer_is_a_502_with_its_reason(client, mivb_account, sim_api):
+    sim_api.post("/_sim/faults", json={"down": True}).raise_for_status()
+    response = client.get(mivb_account.url("/mivb/adoption"), headers=mivb_account.admin)
+    assert response.status_code == 502 and response.json()["errors"][0]["code"] == "pbx_unreachable"

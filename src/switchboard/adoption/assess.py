@@ -23,7 +23,8 @@ from switchboard.mivb.phone_types import PHONE_TYPES
 from switchboard.mivb.rules import GROUP_MAX_PHONES, allowed
 from switchboard.numbering.allocation import account_mappings, did_ranges_in_order, dn_ranges_in_order, mapped_did
 from switchboard.numbering.spans import Span
-from switchboard.pbx.connection import open_connector, target_of
+from switchboard.pbx.connection import PbxUnavailable, open_connector, target_of
+from switchboard.pbx.connector import PbxError
 from switchboard.sync.drift import owned_keys, same_name
 
 WARNINGS = frozenset({"dn_outside_ranges", "did_outside_ranges"})
@@ -95,6 +96,8 @@ def read(ctx: ServiceContext, account_id: str, *, keys: set[str] | None = None,
         listing = [u for u in connector.list_users() if isinstance(u, dict) and isinstance(u.get("user_key"), str)]
         wanted = [u["user_key"] for u in listing if u["user_key"] not in owned and (keys is None or u["user_key"] in keys)]
         users = {key: data for key in wanted if isinstance(data := connector.read_user(key), dict)}
+    except PbxError as exc:
+        raise PbxUnavailable(exc.code, "The PBX's users cannot be read: %(reason)s", reason=exc.message) from None
     finally:
         connector.close()
     group_phones = Counter()
