@@ -40,7 +40,7 @@ CHANGED = N_("%(field)s: %(before)s → %(after)s")
 
 # The label of each field of the snapshots (mivb.presenters, accounts.service.user_snapshot).
 LABELS: dict[str, str] = {
-    "service_category": N_("Service category"), "template": N_("Template"), "group": N_("Group"),
+    "service_category": N_("Service category"), "template": N_("User template"), "group": N_("Group"),
     "location": N_("Location"), "department": N_("Department"),
     "type": N_("Type"), "dn": N_("DN"), "did": N_("DID"), "model": N_("Model"), "mac": N_("MAC address"),
     "voicemail": N_("Voicemail"), "acd_agent": N_("ACD agent"), "external_number": N_("External number"),
@@ -65,7 +65,7 @@ TITLES: dict[tuple[str, str], str] = {
     ("mivb_service", "update"): N_("MiVoice Business Service changed"),
     ("mivb_service", "delete"): N_("MiVoice Business Service removed"),
     ("mivb_service", "reveal"): N_("Secrets revealed"),
-    ("mivb_service", "sync"): N_("Push to the PBX requested"),
+    ("mivb_service", "sync"): N_("Push requested"),
     ("user", "create"): N_("User created"),
     ("user", "update"): N_("User changed"),
     ("user", "delete"): N_("User deleted"),

@@ -203,6 +203,7 @@ def add_product(request: Request, account_id: str, user_id: str, viewer: ViewerD
 
 @router.get(USER + "/products/mivb/remove")
 def remove_product_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
+    tenancy.account_to_administer(viewer.ctx, account_id)  # a plain user has no such page
     context = page_context(request, viewer, account_id, user_id)
     return render(request, "mivb/remove_product.html", context, account=context["account"])
 
