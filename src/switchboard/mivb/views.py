@@ -121,7 +121,7 @@ def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str
     is_admin = viewer.actor.can_manage_users
     context: dict[str, Any] = {"account": account, "user": user, "products": products, "config": config,
                                "is_admin": is_admin, "dialog": request.query_params.get("dialog"),
-                               "page_url": _user_url(account_id, user_id), "history": [],
+                               "history": [],
                                "form": None, "form_phone": None, "values": {}, "errors": FormErrors.empty()}
     context.update(extra)
     if is_admin:
