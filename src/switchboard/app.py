@@ -29,7 +29,8 @@ from switchboard.imports.csv_format import MAX_BYTES as IMPORT_MAX_BYTES
 from switchboard.jobs import api as jobs_api
 from switchboard.core.config import Settings, get_settings
 from switchboard.console import views as console_views
-from switchboard.console.web import CsrfFailed, LoginRequired, login_redirect, make_templates, render
+from switchboard.console.web import (CsrfFailed, LoginRequired, login_redirect, make_templates,
+                                    method_not_allowed, render)
 from switchboard.core.db import make_engine, make_session_factory
 from switchboard.core.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError, Unavailable
 from switchboard.mivb import api as mivb_api
@@ -210,6 +211,8 @@ def _install_error_handlers(app: FastAPI) -> None:
                                     headers=getattr(exc, "headers", None))
         if exc.status_code == 404:
             return await service_error(request, NotFound("not_found", "This page does not exist."))
+        if exc.status_code == 405:
+            return method_not_allowed(request)
         return PlainTextResponse(title, status_code=exc.status_code)
 
     @app.exception_handler(LoginRequired)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 from tests.factories import PASSWORD
@@ -47,3 +49,10 @@ def console_routes(app) -> list[tuple[str, str]]:
 
     walk(app.routes)
     return sorted(set(found))
+
+
+def session_cookie(client) -> dict:
+    """What the signed session cookie carries (readable by whoever holds the browser)."""
+    raw = client.cookies.get("switchboard_session") or ""
+    payload = raw.split(".")[0]
+    return json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4))) if payload else {}

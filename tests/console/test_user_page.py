@@ -3,10 +3,12 @@ database queries that does not grow with the phones shown."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import event
 
-from tests.console.helpers import csrf_from, post_form, sign_in
+from tests.console.helpers import csrf_from, post_form, session_cookie, sign_in
 from tests.mivb_fixtures import Mivb
 
 
@@ -61,10 +63,14 @@ def test_add_product_choose_category_and_phones_without_javascript(client, mivb_
                                                               "external_number": "0612"})
     assert refused.status_code == 422
     assert 'value="0612"' in refused.text and "Select a phone" in refused.text  # the dialog stays open, input kept
-    sip = post_form(client, page, f"{page}/mivb/phones", {"type": "generic_sip"})
+    added = post_form(client, page, f"{page}/mivb/phones", {"type": "generic_sip"})
+    assert added.status_code == 303  # Post/Redirect/Get: the credentials come with the page it leads to
+    cookie_after_post = json.dumps(session_cookie(client))
+    sip = client.get(added.headers["location"])
     assert sip.status_code == 200 and "SIP credentials of the new phone" in sip.text
     password = sip.text.split('id="sip-password">')[1].split("<")[0]
     assert password and password not in client.get(page).text  # shown once only
+    assert password not in cookie_after_post  # kept server-side, never in the cookie
 
 
 def test_forged_posts_are_refused(client, mivb_account, tenant_a):

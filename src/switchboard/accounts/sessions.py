@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
@@ -77,6 +78,34 @@ def resume(session: Session, token: object, *, now: datetime | None = None) -> U
     if now - row.last_seen_at >= LAST_SEEN_EVERY:
         row.last_seen_at = now
     return user
+
+
+def keep(session: Session, token: object, key: str, value: Any) -> bool:
+    """Keeps `value` in the session's server-side row until `take` (what the next page
+    shows once: never the cookie, which the browser can read). False when the session is
+    gone."""
+    row = _row(session, token)
+    if row is None:
+        return False
+    row.data = {**(row.data or {}), key: value}  # a new dict: the JSON column sees the change
+    return True
+
+
+def take(session: Session, token: object, key: str) -> Any:
+    """What `keep` left under `key`, removed as it is read (None when there is nothing)."""
+    row = _row(session, token)
+    if row is None or key not in (row.data or {}):
+        return None
+    data = dict(row.data)
+    value = data.pop(key)
+    row.data = data
+    return value
+
+
+def _row(session: Session, token: object) -> UserSession | None:
+    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    return session.get(UserSession, _key(token))
 
 
 def end(session: Session, token: object) -> None:

@@ -54,10 +54,10 @@ def _paging(total: int, page: int) -> dict[str, Any]:
 
 def _refused(request: Request, viewer: Viewer, template: str, exc: ServiceError, context: dict[str, Any],
              account=None):
-    refused_form(viewer, exc)
+    status = refused_form(viewer, exc)
     gettext = i18n.gettext_for(language(request, account))
     context = {**context, "errors": FormErrors.from_error(exc, gettext)}
-    return render(request, template, context, status_code=exc.status, account=account)
+    return render(request, template, context, status_code=status, account=account)
 
 
 def _countries(request: Request, account=None) -> list[tuple[str, str]]:
@@ -165,6 +165,19 @@ def users_page(request: Request, account_id: str, viewer: ViewerDep, search: str
     return render(request, template, context, account=context["account"])
 
 
+def _users_url(account_id: str, listing: dict[str, Any]) -> str:
+    query = urlencode({key: value for key, value in listing.items() if value})
+    return f"/accounts/{account_id}/users" + (f"?{query}" if query else "")
+
+
+@router.get("/accounts/{account_id}/users/assign-mivb")
+def assign_mivb_page(account_id: str, viewer: ViewerDep):
+    """The bulk action's address is POST only (the user page would read it as a user id):
+    a reload or a bookmark of it lands on the list."""
+    tenancy.get_account(viewer.ctx, account_id)
+    return redirect(f"/accounts/{account_id}/users")
+
+
 async def _selected_users(request: Request, form: FormDep) -> list[str]:
     """The ticked users of the list (FormDep has checked the CSRF token and read the form;
     a checkbox list needs every value of the field)."""
@@ -182,12 +195,13 @@ def assign_mivb(request: Request, account_id: str, viewer: ViewerDep, form: Form
     try:
         changed = mivb.assign_many(viewer.ctx, account_id, user_ids, {"service_category": category})
     except ServiceError as exc:
-        refused_form(viewer, exc)
+        status = refused_form(viewer, exc)
         context = _users_list_context(request, viewer, account_id, **listing)
         gettext = i18n.gettext_for(language(request, context["account"]))
         context.update(errors=_assign_errors(viewer, account_id, exc, dict.fromkeys(user_ids), gettext),
-                       values={"service_category": category}, selected=user_ids)
-        return render(request, "accounts/users_list.html", context, status_code=exc.status,
+                       values={"service_category": category}, selected=user_ids,
+                       page_url=_users_url(account_id, listing))
+        return render(request, "accounts/users_list.html", context, status_code=status,
                       account=context["account"])
     if changed == 0:
         message = "These users already had this service category: nothing changed."
@@ -196,8 +210,7 @@ def assign_mivb(request: Request, account_id: str, viewer: ViewerDep, form: Form
     else:
         message = "MiVoice Business assigned to %(count)s users."
     flash(request, message, count=changed)
-    query = urlencode({key: value for key, value in listing.items() if value})
-    return redirect(f"/accounts/{account_id}/users" + (f"?{query}" if query else ""))
+    return redirect(_users_url(account_id, listing))
 
 
 def _assign_errors(viewer: Viewer, account_id: str, exc: ServiceError, user_ids: dict[str, None],

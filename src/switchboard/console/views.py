@@ -91,10 +91,10 @@ def change_password(request: Request, viewer: ViewerDep, form: FormDep):
             "new_password": form.get("new_password", ""),
         })
     except ServiceError as exc:
-        refused_form(viewer, exc)
+        status = refused_form(viewer, exc)
         gettext = i18n.gettext_for(language(request))
         return render(request, "password.html", {"errors": FormErrors.from_error(exc, gettext)},
-                      status_code=exc.status)
+                      status_code=status)
     # Every session of the user ended with the change (a copied cookie too); this
     # browser goes on with a new one.
     start_session(request, viewer.ctx.session, user)

@@ -8,6 +8,7 @@ stands, is asked of the database on every page."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
+from starlette.routing import Match
 
 from switchboard.accounts import sessions
 from switchboard.accounts.models import Account, User
@@ -181,14 +183,25 @@ async def form_data(request: Request) -> dict[str, str]:
 FormDep = Annotated[dict[str, str], Depends(form_data)]
 
 
-def refused_form(viewer: Viewer, exc: ServiceError) -> None:
+# A refused form's page keeps the refusal's status when a client acts on it (not signed
+# in, not allowed, not found, taken or exhausted, changed by someone else meanwhile); any
+# other refusal is 422, so a PBX that cannot be reached never makes a form a 5xx.
+KEPT_REFUSAL_STATUSES = frozenset({401, 403, 404, 409, 412})
+
+
+def refused_status(exc: ServiceError) -> int:
+    return exc.status if exc.status in KEPT_REFUSAL_STATUSES else 422
+
+
+def refused_form(viewer: Viewer, exc: ServiceError) -> int:
     """What every refused console form does first: not signed in, not allowed or not found
     is the error page (re-raised, the unit of work rolls back); any other refusal rolls
     the unit of work back here, so the page can be rendered again with the errors and what
-    the admin typed."""
+    the admin typed. Returns the status of that page (`refused_status`)."""
     if exc.status in (401, 404) or (exc.status == 403 and exc.code == "forbidden"):
         raise exc
     viewer.ctx.session.rollback()
+    return refused_status(exc)
 
 
 def form_version(form: dict[str, str]) -> int | None:
@@ -215,6 +228,65 @@ def language(request: Request, account: Account | None = None) -> str:
 def flash(request: Request, message: str, **params: Any) -> None:
     """Queue a message (a gettext id) for the next page."""
     request.session.setdefault("flash", []).append([message, params])
+
+
+_ONCE = "once:"
+
+
+def show_once(request: Request, viewer: Viewer, key: str, value: dict[str, Any]) -> None:
+    """Keep `value` for the next page that asks for it (a Post/Redirect/Get that must show
+    something once, such as a new phone's SIP password): server-side in the console
+    session's row, encrypted, never in the cookie."""
+    box = viewer.ctx.rt.secret_box
+    sessions.keep(viewer.ctx.session, request.session.get(SESSION_TOKEN), _ONCE + key,
+                  box.encrypt(json.dumps(value)))
+
+
+def take_shown_once(request: Request, viewer: Viewer, key: str) -> dict[str, Any] | None:
+    """What `show_once` kept under `key`, gone once read (a reload shows nothing)."""
+    kept = sessions.take(viewer.ctx.session, request.session.get(SESSION_TOKEN), _ONCE + key)
+    if not isinstance(kept, str):
+        return None
+    try:
+        return json.loads(viewer.ctx.rt.secret_box.decrypt(kept))
+    except ValueError:  # a new secret key since: nothing to show
+        return None
+
+
+def page_above(request: Request, path: str) -> str | None:
+    """The nearest console page at or above `path` that answers GET: where a form's POST
+    address belongs ("/accounts/a/users/u/mivb/phones" is the user page "/accounts/a/users/u")."""
+    parts = path.rstrip("/").split("/")
+    while parts:
+        candidate = "/".join(parts) or "/"
+        if not candidate.startswith(("/api/", "/static/")):
+            scope = {"type": "http", "method": "GET", "path": candidate, "root_path": ""}
+            if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+                return candidate
+        parts.pop()
+    return None
+
+
+def page_url(request: Request, status_code: int = 200) -> str:
+    """The address of the page being shown, to come back to (the language form's "next"):
+    a GET's own (an error page echoes no query); after a POST, the page the form belongs
+    to, never the POST address."""
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query if status_code < 400 else ""
+        return request.url.path + (f"?{query}" if query else "")
+    return page_above(request, request.url.path) or "/"
+
+
+def method_not_allowed(request: Request):
+    """No console page shows a bare 405: a GET on a form's POST-only address (a reload, a
+    bookmark, the back button) lands on the form's page; anything else is the error page."""
+    if request.method in ("GET", "HEAD"):
+        target = page_above(request, request.url.path)
+        if target is not None:
+            return redirect(target + (f"?{request.url.query}" if request.url.query else ""))
+    error = ServiceError("method_not_allowed", "This page cannot be opened this way.")
+    error.status = 405
+    return render(request, "error.html", {"status": 405, "error": error}, status_code=405)
 
 
 @dataclass
@@ -262,7 +334,9 @@ def render(
 ) -> HTMLResponse:
     lang = language(request, account)
     callables = i18n.template_callables(lang)
-    messages = [callables["gettext"](m, **p) for m, p in request.session.pop("flash", [])]
+    # A fragment (htmx) shows no messages: they wait for the next whole page.
+    queued = [] if request.headers.get("hx-request") else request.session.pop("flash", [])
+    messages = [callables["gettext"](m, **p) for m, p in queued]
     # One table of phone types (mivb.phone_types) for every page: [(name, label)], in order.
     type_labels = [(kind.name, callables["gettext"](kind.label)) for kind in PHONE_TYPES.values()]
     data = {
@@ -275,6 +349,7 @@ def render(
         "phone_type_labels": type_labels,
         "errors": FormErrors.empty(),
         "values": {},
+        "page_url": page_url(request, status_code),
         **callables,
         **(context or {}),
     }

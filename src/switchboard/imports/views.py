@@ -50,14 +50,14 @@ async def upload(request: Request, account_id: str, viewer: ViewerDep, form: For
             job = imports.submit(viewer.ctx, account_id, data, mode="dry_run",
                                  on_error=form.get("on_error") or "all_or_nothing")
         except ServiceError as exc:
-            refused_form(viewer, exc)
+            status = refused_form(viewer, exc)
             account = tenancy.require_account_admin(viewer.ctx, account_id)
             gettext = i18n.gettext_for(language(request, account))
             _, recent = jobs.list_for_account(viewer.ctx, account_id, limit=10)
             return render(request, "imports/import.html", {
                 "account": account, "recent": recent, "max_rows": csv_format.MAX_ROWS,
                 "errors": FormErrors.from_items([ErrorItem(e.code, e.message, "file", e.params) for e in exc.errors],
-                                                gettext)}, status_code=exc.status, account=account)
+                                                gettext)}, status_code=status, account=account)
         return redirect(f"/accounts/{account_id}/jobs/{job.id}")
 
     return await run_in_threadpool(submit)

@@ -99,7 +99,7 @@ def _page_context(request: Request, viewer: Viewer, account_id: str) -> dict[str
             "allowed_phone_types": list(PHONE_TYPES) if category["allowed_phone_types"] is None
             else category["allowed_phone_types"]}
     return {
-        "account": account, "base": _base(account_id), "can_edit": viewer.actor.can_edit_settings,
+        "account": account, "base": _base(account_id), "page_url": _base(account_id), "can_edit": viewer.actor.can_edit_settings,
         "missing": missing, "connection": connection, "catalog": catalog, "catalog_error": catalog_error,
         "templates": templates, "template_options": [(name, name) for name in templates], "dn_ranges": dn_ranges, "dn_total": dn_total, "did_ranges": did_ranges,
         "did_total": did_total, "categories": categories, "licences": licences, "policy_version": policy_version,
@@ -143,7 +143,7 @@ def _refused(request: Request, viewer: Viewer, account_id: str, exc: ServiceErro
     top and bottom of its section and beside its fields, and the admin's input kept.
     Not allowed (an account admin's forged POST) is the error page, 403; not found (another
     tenant's account, a range deleted meanwhile) the error page, 404."""
-    refused_form(viewer, exc)
+    status = refused_form(viewer, exc)
     context = _page_context(request, viewer, account_id)
     gettext = i18n.gettext_for(language(request, context["account"]))
     items = []
@@ -154,7 +154,7 @@ def _refused(request: Request, viewer: Viewer, account_id: str, exc: ServiceErro
         items.append(ErrorItem(item.code, item.message, f"{form_key}-{field}" if field else None, item.params))
     context["form_values"][form_key] = values
     context.update(errors=FormErrors.from_items(items, gettext), refused_section=section, open_form=form_key)
-    return render(request, TEMPLATE, context, status_code=exc.status, account=context["account"])
+    return render(request, TEMPLATE, context, status_code=status, account=context["account"])
 
 
 # ------------------------------------------------------------------ connection and catalogue

@@ -1,9 +1,16 @@
 """The user page of the console with its MiVB parts: products and licenses, service
 category, service programming, phones, sync state and errors, change history.
 
-Handlers read the form, call one service function, then redirect (success) or render the
-page again with the errors listed at the top and bottom, beside the fields, and on the
-phones at fault, keeping what the admin typed."""
+Handlers read the form, call one service function, then redirect (success, 303: a reload
+never sends the form again) or render the page again with the errors listed at the top
+and bottom, beside the fields, and on the phones at fault, keeping what the admin typed
+(422, or the refusal's own status: see console.web.refused_status). What a success must
+show once (a new phone's SIP password) goes to the next page through server-side
+storage (console.web.show_once), never the cookie.
+
+While a push is under way the page polls its sync panel, whose answer also refreshes the
+two error lists and the phones' ⚠ icons (they are always on the page, empty when there is
+nothing), so errors the PBX reports later appear, and go, without a reload."""
 
 from __future__ import annotations
 
@@ -26,10 +33,12 @@ from switchboard.console.web import (
     redirect,
     refused_form,
     render,
+    show_once,
+    take_shown_once,
 )
 from switchboard.core import i18n
 from switchboard.core.errors import ServiceError
-from switchboard.mivb import pins
+from switchboard.mivb import history, pins
 from switchboard.mivb import service as mivb
 from switchboard.mivb.phone_types import COR_FIELDS, COS_FIELDS, PHONE_TYPES
 from switchboard.numbering import service as numbering
@@ -38,6 +47,9 @@ from switchboard.sync import queue as sync
 
 router = APIRouter(include_in_schema=False)
 USER = "/accounts/{account_id}/users/{user_id}"
+HISTORY_STEP = 10  # changes shown at first, and added by each "Show more"
+HISTORY_MAX = 500
+PROGRAMMING_FIELDS = ("group", "location", "department", "user_pin")
 
 
 def _user_url(account_id: str, user_id: str, anchor: str = "") -> str:
@@ -82,6 +94,23 @@ def _form_errors_listed(errors: FormErrors, form: str | None) -> list[dict[str, 
     return listed
 
 
+def _history_shown(request: Request) -> int:
+    raw = request.query_params.get("history", "")
+    return min(int(raw), HISTORY_MAX) if raw.isdigit() and int(raw) > HISTORY_STEP else HISTORY_STEP
+
+
+def _history(request: Request, viewer: Viewer, account_id: str, user_id: str, gettext) -> dict[str, Any]:
+    """The latest changes of the user, newest first, in words (mivb.history)."""
+    shown = _history_shown(request)
+    total, entries = audit.list_for_account(viewer.ctx, account_id, limit=shown, offset=0, subject_id=user_id)
+    rows = []
+    for entry in entries:
+        described = history.describe(entry)
+        rows.append({"at": entry.at, "who": entry.actor_email or "", "title": history.text(described.title, gettext),
+                     "changes": [history.text(line, gettext) for line in described.changes]})
+    return {"history": rows, "history_total": total, "history_more": shown + HISTORY_STEP}
+
+
 def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str, **extra: Any) -> dict[str, Any]:
     ctx = viewer.ctx
     account = tenancy.get_account(ctx, account_id)
@@ -92,6 +121,7 @@ def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str
     is_admin = viewer.actor.can_manage_users
     context: dict[str, Any] = {"account": account, "user": user, "products": products, "config": config,
                                "is_admin": is_admin, "dialog": request.query_params.get("dialog"),
+                               "history": [],
                                "form": None, "form_phone": None, "values": {}, "errors": FormErrors.empty()}
     context.update(extra)
     if is_admin:
@@ -106,8 +136,7 @@ def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str
         policy, _ = mivb.get_pin_policy(ctx, account_id)
         context["pin_policy"] = policy
         context["pin_rules"] = pins.requirements(pins.Policy(**policy))
-        _, history = audit.list_for_account(ctx, account_id, limit=25, offset=0, subject_id=user_id)
-        context["history"] = history
+        context.update(_history(request, viewer, account_id, user_id, gettext))
     listed = _form_errors_listed(context["errors"], context["form"])
     if config:
         listed += _sync_errors(gettext, config)
@@ -125,28 +154,37 @@ def _refused(request: Request, viewer: Viewer, account_id: str, user_id: str, ex
              form: str, values: dict[str, Any], phone_id: str | None = None, dialog: str | None = None):
     """The user page again, with the refused form's errors (not found and not allowed are
     the error page)."""
-    refused_form(viewer, exc)
+    status = refused_form(viewer, exc)
     account = tenancy.get_account(viewer.ctx, account_id)
     gettext = i18n.gettext_for(language(request, account))
     extra = {"errors": FormErrors.from_error(exc, gettext), "form": form, "values": values,
              "form_phone": phone_id}
     if dialog:
         extra["dialog"] = dialog
-    return _page(request, viewer, account_id, user_id, status_code=exc.status, **extra)
+    return _page(request, viewer, account_id, user_id, status_code=status, **extra)
+
+
+def _sip_key(user_id: str) -> str:
+    return f"new-sip:{user_id}"
 
 
 # ------------------------------------------------------------------ pages
 
 @router.get(USER)
 def user_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
-    return _page(request, viewer, account_id, user_id)
+    context = page_context(request, viewer, account_id, user_id)
+    # The SIP credentials of a phone added just before: shown on this page once.
+    context["new_sip"] = take_shown_once(request, viewer, _sip_key(user_id))
+    return render(request, "mivb/user_page.html", context, account=context["account"])
 
 
 @router.get(USER + "/mivb/sync-panel")
 def sync_panel(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
-    """Polled by htmx while a push is under way; its out-of-band parts refresh the error
-    lists and the phones' badges without touching what the admin is typing."""
-    context = page_context(request, viewer, account_id, user_id)
+    """Polled by htmx while a push is under way (and answered after "Retry now"): the
+    panel, and out of band the two error lists and the phones' badges, without touching
+    what the admin is typing. A page showing a refused form's errors asks to keep its
+    lists (lists=keep): they hold that form's errors until it is sent again."""
+    context = page_context(request, viewer, account_id, user_id, keep_lists=request.query_params.get("lists") == "keep")
     if context["config"] is None:
         return HTMLResponse("")
     return render(request, "mivb/sync_panel_response.html", context, account=context["account"])
@@ -165,6 +203,7 @@ def add_product(request: Request, account_id: str, user_id: str, viewer: ViewerD
 
 @router.get(USER + "/products/mivb/remove")
 def remove_product_page(request: Request, account_id: str, user_id: str, viewer: ViewerDep):
+    tenancy.account_to_administer(viewer.ctx, account_id)  # a plain user has no such page
     context = page_context(request, viewer, account_id, user_id)
     return render(request, "mivb/remove_product.html", context, account=context["account"])
 
@@ -192,9 +231,13 @@ def choose_category(request: Request, account_id: str, user_id: str, viewer: Vie
 
 # ------------------------------------------------------------------ service programming
 
+def _programming_values(form: dict[str, str]) -> dict[str, Any]:
+    return {**{name: form.get(name, "") for name in PROGRAMMING_FIELDS}, "pin_edited": form.get("pin_edited")}
+
+
 @router.post(USER + "/mivb/programming")
 def programming(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
-    values = {name: form.get(name, "") for name in ("group", "location", "department", "user_pin")}
+    values = _programming_values(form)
     changes: dict[str, Any] = {name: values[name] or None for name in ("group", "location", "department")}
     if form.get("pin_edited") == "1":
         changes["user_pin"] = values["user_pin"]
@@ -202,20 +245,27 @@ def programming(request: Request, account_id: str, user_id: str, viewer: ViewerD
         mivb.update_config(viewer.ctx, account_id, user_id, {"programming": changes},
                            expected_version=form_version(form))
     except ServiceError as exc:
-        return _refused(request, viewer, account_id, user_id, exc, form="programming",
-                        values={**values, "pin_edited": form.get("pin_edited")})
+        return _refused(request, viewer, account_id, user_id, exc, form="programming", values=values)
     flash(request, "Service programming saved.")
     return redirect(_user_url(account_id, user_id, "programming"))
 
 
-@router.post(USER + "/mivb/user-pin/generate")
-def generate_pin(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+@router.post(USER + "/mivb/user-pin/suggest")
+def suggest_pin(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
+    """Auto-generate: a compliant pin filled into the programming form and saved nowhere;
+    Continue saves it with the other fields. htmx swaps the pin field alone, so nothing
+    else the admin changed is touched; without JavaScript the page comes back with
+    everything they typed kept and the suggestion filled in."""
+    values = _programming_values(form)
     try:
-        pin = mivb.generate_user_pin(viewer.ctx, account_id, user_id)
+        pin = mivb.suggest_user_pin(viewer.ctx, account_id, user_id)
     except ServiceError as exc:
-        return _refused(request, viewer, account_id, user_id, exc, form="programming", values={})
-    # Shown once, on this page only: never through a redirect or the session cookie.
-    return _page(request, viewer, account_id, user_id, generated_pin=pin)
+        return _refused(request, viewer, account_id, user_id, exc, form="programming", values=values)
+    values.update(user_pin=pin, pin_edited="1")
+    context = page_context(request, viewer, account_id, user_id, form="programming", values=values,
+                           pin_suggested=True)
+    template = "mivb/_pin_field.html" if request.headers.get("hx-request") else "mivb/user_page.html"
+    return render(request, template, context, account=context["account"])
 
 
 # ------------------------------------------------------------------ phones
@@ -240,10 +290,11 @@ def add_phone(request: Request, account_id: str, user_id: str, viewer: ViewerDep
     except ServiceError as exc:
         values = {k: form.get(k, "") for k in ("type", "dn", "acd_agent", "external_phone", "external_number")}
         return _refused(request, viewer, account_id, user_id, exc, form="add-phone", values=values, dialog="add-phone")
-    if phone.get("sip"):
-        # SIP credentials are shown once, right after the phone is made.
-        return _page(request, viewer, account_id, user_id, new_sip=phone)
     flash(request, "Phone %(dn)s added.", dn=phone["dn"])
+    if phone.get("sip"):
+        # SIP credentials are shown once, on the page this redirect leads to.
+        show_once(request, viewer, _sip_key(user_id), {"dn": phone["dn"], "sip": phone["sip"]})
+        return redirect(_user_url(account_id, user_id, "new-sip"))
     return redirect(_user_url(account_id, user_id, f"phone-{phone['id']}"))
 
 
@@ -304,5 +355,8 @@ def retry_now(request: Request, account_id: str, user_id: str, viewer: ViewerDep
         sync.push_now(viewer.ctx, account_id, user_id)
     except ServiceError as exc:
         return _refused(request, viewer, account_id, user_id, exc, form="sync", values={})
+    if request.headers.get("hx-request"):
+        # In place: htmx follows this to the panel, which polls until the push has landed.
+        return redirect(_user_url(account_id, user_id) + "/mivb/sync-panel")
     flash(request, "Pushing to the PBX again now.")
     return redirect(_user_url(account_id, user_id, "configuration"))

@@ -13,10 +13,11 @@
     }
     target.focus();
   });
-  // A refused form: bring the error list into view so a keyboard user lands on it.
+  // A refused form: bring the error list into view so a keyboard user lands on it (the
+  // user page keeps an empty, hidden list when there is nothing to fix).
   document.addEventListener("DOMContentLoaded", function () {
     var summary = document.getElementById("errors-top");
-    if (summary) summary.focus();
+    if (summary && !summary.hidden) summary.focus();
   });
 })();
 (function () {
@@ -67,6 +68,14 @@
     var box = event.target.closest("[data-pin-editor]");
     if (box) checkPin(box);
   });
+  // Auto-generate (htmx) swaps in the pin field with the suggestion filled in: check it
+  // against the rules and put the focus on it, as if the admin had typed it.
+  document.addEventListener("htmx:load", function (event) {
+    var box = event.target.closest ? event.target.closest("[data-pin-editor][data-suggested]") : null;
+    if (!box) return;
+    checkPin(box);
+    box.querySelector("input[name=user_pin]").focus();
+  });
   // "Select a phone": the additional options belong to a hot desk only.
   function syncPhoneOptions(form) {
     var type = form.querySelector("select[name=type]").value;
@@ -83,7 +92,8 @@
       if (!box.querySelector("input[name=user_pin]").readOnly) checkPin(box);
     });
     var dialog = document.querySelector("dialog[open]");
-    if (dialog && !document.getElementById("errors-top")) {
+    var summary = document.getElementById("errors-top");
+    if (dialog && !(summary && !summary.hidden)) {
       var first = dialog.querySelector("select, input:not([type=hidden]), button");
       if (first) first.focus();
     }
