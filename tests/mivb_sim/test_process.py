@@ -159,13 +159,13 @@ def test_down_fault_answers_503_until_healed(api):
 
 
 def test_latency_fault_delays_api_calls_only(api):
-    api.post("/_sim/faults", json={"latency_ms": 400}).raise_for_status()
+    api.post("/_sim/faults", json={"latency_ms": 1500}).raise_for_status()
     started = time.monotonic()
     api.get("/api/v1/system").raise_for_status()
-    assert time.monotonic() - started >= 0.4
+    assert time.monotonic() - started >= 1.5  # the fault's own delay, a lower bound only
     started = time.monotonic()
     api.get("/_sim/state").raise_for_status()
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 1.5  # not delayed: far below the fault's delay even on a loaded machine
 
 
 def test_error_rate_fault_fails_before_applying(api):

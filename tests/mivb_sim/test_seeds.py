@@ -4,7 +4,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
@@ -243,9 +242,7 @@ def test_over_limit_prg_refuses_growth_but_not_its_members(demo_sim):
 def test_generated_seed_is_deterministic_and_valid():
     seed = generate_seed(2500, first_dn="0100", first_did="+33140000000")
     assert seed == generate_seed(2500, first_dn="0100", first_did="+33140000000")
-    started = time.perf_counter()
-    pbx = Pbx(SeedIn.model_validate(seed))
-    assert time.perf_counter() - started < 5  # linear: ~0.3 s; the old quadratic load took ~30 s
+    pbx = Pbx(SeedIn.model_validate(seed))  # loads in linear time (the load is timed by `make bench`, not here)
     users = pbx.snapshot()["users"]
     assert len(users) == 2500 and pbx.log == [] and pbx.revision == 0
     assert len({u["email"] for u in users}) == 2500
