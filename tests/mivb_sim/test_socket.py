@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from switchboard.mivb_sim.cli import _bind
 
@@ -29,4 +30,5 @@ def test_accepted_connections_have_tcp_nodelay():
             writer.close()
         return value
 
-    assert asyncio.run(scenario()) != 0
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever the calling thread runs
+        assert pool.submit(asyncio.run, scenario()).result(timeout=30) != 0
