@@ -44,6 +44,7 @@ def test_numbers_as_people_write_them(typed, region, stored):
     ("+33 1 23 45 67 89 ext. 12", "FR", "invalid_phone_number"),  # an extension would be lost
     ("call me", "FR", "invalid_phone_number"),
     ("   ", "FR", "required"),
+    ("30000000000000", "DE", "invalid_phone_number"),  # Germany's plan has it, E.164 is 15 digits at most
 ])
 def test_what_is_refused(typed, region, code):
     with pytest.raises(PydanticCustomError) as caught:

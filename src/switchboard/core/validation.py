@@ -270,7 +270,8 @@ def validate(schema: type[Schema], data: Any, *, context: dict[str, Any] | None 
 # `display_phone_number`. An account without a country takes international numbers only.
 
 _REGION = "numbers_region"
-MAX_PHONE_NUMBER_LENGTH = 40  # spaces, dots and brackets included
+MAX_PHONE_NUMBER_LENGTH = 40  # as typed: spaces, dots and brackets included
+E164_MAX_LENGTH = 16  # "+" and at most 15 digits
 
 
 def numbers_in(region: str | None) -> dict[str, Any]:
@@ -316,7 +317,10 @@ def phone_number(text: Any, region: str | None = None) -> str:
         raise _not_a_number(region) from None
     if parsed.extension or not phonenumbers.is_valid_number(parsed):
         raise _not_a_number(region)
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    stored = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if len(stored) > E164_MAX_LENGTH:  # some plans allow longer numbers than E.164 (German ones)
+        raise _not_a_number(region)
+    return stored
 
 
 def phone_number_in(info: ValidationInfo, value: Any) -> str:
