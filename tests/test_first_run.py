@@ -19,7 +19,9 @@ import pytest
 
 from switchboard.demo import DEMO_SIM_AUTH
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(os.environ.get("SWITCHBOARD_TEST_DB", "sqlite") != "sqlite",
+                                 reason="the local try-out runs on SQLite whatever the suite's engine: once is enough")]
 SWITCHBOARD = Path(sys.executable).parent / "switchboard"
 STARTUP_LIMIT = 180  # seconds; a loaded machine migrates and seeds slowly
 
