@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# The PBX simulator of `make run`: 0 takes any free port (never the server's).
+SIM_PORT ?= 0
 STAMP  := $(VENV)/.installed
 
 .PHONY: install run test test-sqlite test-postgresql bench chromium clean messages chaos chaos-run
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: install
-	$(BIN)/switchboard run --port $(PORT)
+	$(BIN)/switchboard run --port $(PORT) --sim-port $(SIM_PORT)
 
 chromium:
 	@test -x /usr/bin/chromium || { echo "Installing Debian's chromium for the browser tests"; \

@@ -129,49 +129,57 @@ def _port_or_zero(value: int) -> int:
 def run(
     host: Optional[str] = typer.Option(None, help="Address to listen on."),
     port: Optional[int] = typer.Option(None, help="Port to listen on.", callback=lambda v: v if v is None else _port(v)),
-    sim_port: int = typer.Option(8100, help="Port of the PBX simulator (0: any free one).", callback=_port_or_zero),
+    sim_port: int = typer.Option(0, envvar="SIM_PORT", help="Port of the PBX simulator (default: SIM_PORT, else any "
+                                 "free one).", callback=_port_or_zero),
 ) -> None:
     """Everything for a local try-out: upgrade the database, start the PBX simulator and a
-    sync worker, seed the demo, serve."""
-    import subprocess
-    import sys
-
+    sync worker, seed the demo, serve. SIGTERM or SIGINT (Ctrl-C) stops all of it."""
     import uvicorn
 
-    from switchboard import demo as demo_data
+    from switchboard import demo as demo_data, local_run
     from switchboard.app import create_app
     from switchboard.core.config import private_dir
     from switchboard.migrations import upgrade
     from switchboard.mivb_sim.launcher import launch
     from switchboard.wiring import runtime_from_settings
 
+    stopper = local_run.Stopper()
     settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    if sim_port == port:
+        raise typer.BadParameter(f"the simulator cannot listen on the server's port {port}", param_hint="--sim-port")
+    try:
+        server_socket = local_run.listen(host, port)  # before the simulator: it can never take this port
+    except OSError as exc:
+        err_console.print(f"[bold red]Error:[/] cannot listen on {host}:{port}: {exc.strerror} (PORT=… make run)")
+        raise typer.Exit(code=1) from None
     upgrade(settings.resolved_database_url())
     private_dir(settings.var_dir)
-    sim = launch("--state", str(settings.var_dir / "mivb-sim.json"), auth=demo_data.DEMO_SIM_AUTH, port=sim_port,
-                 stderr_path=settings.var_dir / "mivb-sim.log")
-    worker_log = (settings.var_dir / "worker.log").open("a")
-    worker_process = subprocess.Popen([sys.executable, "-m", "switchboard.cli", "worker"], stdout=worker_log,
-                                      stderr=subprocess.STDOUT)
+    sim = worker_process = None
     try:
+        with stopper.held():  # a signal now waits until both children are known
+            sim = launch("--state", str(settings.var_dir / "mivb-sim.json"), auth=demo_data.DEMO_SIM_AUTH,
+                         port=sim_port, stderr_path=settings.var_dir / "mivb-sim.log")
+            worker_process = local_run.start_worker(settings.var_dir / "worker.log")
         factory = _session_factory()
         info = demo_data.seed(factory)
         demo_data.seed_mivb(factory, runtime_from_settings(settings), sim.url)
-        host = host or settings.host
-        port = port or settings.port
+        url = local_run.url_of(host, port)
         console.rule("Switchboard")
-        console.print(f"Console and API: [bold]http://{host}:{port}/[/]  (API docs: http://{host}:{port}/api/v1/docs)")
-        console.print(f"PBX simulator:   {sim.url} (user {demo_data.DEMO_SIM_AUTH[0]}); sync worker pid {worker_process.pid}")
+        console.print(f"Console and API: [bold]{url}[/]  (API docs: {url}api/v1/docs)", soft_wrap=True)
+        console.print(f"PBX simulator:   [bold]{sim.url}/[/]  (sync worker pid {worker_process.pid})", soft_wrap=True)
         _print_demo(info)
+        console.print(f"  PBX simulator  user [bold]{sim.auth[0]}[/], password [bold]{sim.auth[1]}[/] "
+                      "(its fault controls: docs/mivb-sim.md)", soft_wrap=True)
         console.rule()
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info"))
+        server.run(sockets=[server_socket])
     finally:
-        worker_process.terminate()
-        sim.stop()
-        try:
-            worker_process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker_process.kill()
+        server_socket.close()
+        if worker_process is not None:
+            local_run.stop_worker(worker_process)
+        if sim is not None:
+            sim.stop()
 
 
 @app.command()

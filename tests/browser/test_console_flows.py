@@ -110,7 +110,7 @@ def test_pages_shown_after_a_form_keep_their_links_and_language_working(page: Pa
     # a refused phone: "Upgrade service" still opens its dialog
     page.get_by_role("dialog", name="Select a phone").get_by_label("Phones").select_option(label="Hot desk")
     page.get_by_label("External phone", exact=True).check()
-    page.get_by_label("External number (E.164)").fill("0612")
+    page.get_by_label("External number").fill("0612")
     with page.expect_response(lambda r: r.request.method == "POST") as sent:
         page.get_by_role("dialog", name="Select a phone").get_by_role("button", name="Add").click()
     assert sent.value.status == 422

@@ -104,7 +104,7 @@ def add_phone(page: Page, type_label: str, *, acd: bool = False, external: str |
             options.get_by_label("ACD agent").check()
         if external:
             options.get_by_label("External phone", exact=True).check()
-            options.get_by_label("External number (E.164)").fill(external)
+            options.get_by_label("External number").fill(external)
     else:
         expect(options).to_be_hidden()
     dialog.get_by_role("button", name="Add").click()

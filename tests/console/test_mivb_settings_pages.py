@@ -179,19 +179,20 @@ def test_did_ranges_add_refuse_and_delete(client, mivb_account, tenant_a):
     sign_in(client, tenant_a.partner_admin.email)
     page = _page(m.account_id)
     did = _section(client.get(page).text, "did-ranges")
-    assert "+33140000000" in did and "2000–2019" in did  # the first-DN mapping
+    # an account without a country: numbers in the international format
+    assert "+33 1 40 00 00 00" in did and "2000–2019" in did  # the first-DN mapping
 
     added = post_form(client, page, f"{page}/did-ranges",
                       {"start": "+33150000000", "end": "+33150000009", "first_dn": ""})
     assert added.status_code == 303
     html = client.get(page).text
-    assert "DID range +33150000000–+33150000009 added." in html and "No mapping" in html
+    assert "DID range +33 1 50 00 00 00–+33 1 50 00 00 09 added." in html and "No mapping" in html
 
     refused = post_form(client, page, f"{page}/did-ranges", {"start": "0150000000", "end": "+33150000099",
                                                              "first_dn": "2100"})
     assert refused.status_code == 422
     did = _section(refused.text, "did-ranges")
-    assert 'id="error-did-start"' in did and "E.164" in did
+    assert 'id="error-did-start"' in did and "with + and the country code" in did
     assert 'value="0150000000"' in did and 'value="2100"' in did
 
     overlap = post_form(client, page, f"{page}/did-ranges", {"start": "+33140000010", "end": "+33140000030",

@@ -234,8 +234,9 @@ def test_wanted_did_errors_and_did_taken_across_accounts(session, tenant_a, tena
     account = tenant_a.account
     rng = did_range(session, account, "+14155550100", "+14155550199")
     did_range(session, tenant_b.account, "+14155550200", "+14155550299")
-    for wanted, code in [("14155550100", "invalid_did"), ("+1415", "invalid_did"),
-                         ("+14155550200", "did_out_of_range"), ("+141555501000", "did_out_of_range")]:
+    for wanted, code in [("14155550100", "invalid_phone_number"), ("+1415", "invalid_phone_number"),
+                         ("+141555501000", "invalid_phone_number"), ("+14155550200", "did_out_of_range"),
+                         ("+1 415 555 0200", "did_out_of_range")]:
         with pytest.raises(ValidationFailed) as caught:
             allocate_did(session, account.id, dn="2000", wanted=wanted)
         assert (caught.value.code, caught.value.errors[0].field) == (code, "did"), wanted

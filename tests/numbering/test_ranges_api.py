@@ -223,12 +223,14 @@ def test_did_range_validation(client, tenant_a, login):
     headers = login(tenant_a.partner_admin.email)
     url = DID.format(tenant_a.account.id)
     cases = [
-        ({"start": "14155550100", "end": "+14155550199"}, {"start": "invalid_e164"}),
-        ({"start": "+14155550100", "end": "+0415555019"}, {"end": "invalid_e164"}),
-        ({"start": "+1415555", "end": "+1415555"}, {"start": "invalid_e164", "end": "invalid_e164"}),
-        ({"start": "+14155550100", "end": "+141555501999"}, {"end": "length_mismatch"}),
+        ({"start": "14155550100", "end": "+14155550199"}, {"start": "invalid_phone_number"}),  # no country
+        ({"start": "+14155550100", "end": "+0415555019"}, {"end": "invalid_phone_number"}),
+        ({"start": "+1415555", "end": "+1415555"}, {"start": "invalid_phone_number", "end": "invalid_phone_number"}),
+        ({"start": "+12345678", "end": "+12345679"}, {"start": "invalid_phone_number", "end": "invalid_phone_number"}),
+        ({"start": "+14155550100", "end": "+141555501999"}, {"end": "invalid_phone_number"}),
+        ({"start": "+4930123450", "end": "+49301234599"}, {"end": "length_mismatch"}),  # both Berlin numbers
         ({"start": "+14155550199", "end": "+14155550100"}, {"end": "invalid_did_range"}),
-        ({"start": "+14150000000", "end": "+14159999999"}, {"end": "range_too_large"}),
+        ({"start": "+14152000000", "end": "+14159999999"}, {"end": "range_too_large"}),
         ({"start": "+14155550100", "end": "+14155550199", "first_dn": "2*"}, {"first_dn": "invalid_dn"}),
         ({"start": "+14155550100", "end": "+14155550199", "first_dn": "12345678"}, {"first_dn": "invalid_dn"}),
         ({"start": "+14155550100", "end": "+14155550199", "prefix": "1"}, {"prefix": "unknown_field"}),
@@ -252,9 +254,11 @@ def test_did_ranges_never_overlap_across_accounts_and_hide_the_other(client, ten
                         json={"start": "+14155550000", "end": "+14155550100"})
     assert other.status_code == 409 and other.json()["errors"][0]["code"] == "range_overlap"
     assert "+1415555" not in other.text and tenant_a.account.name not in other.text
-    # the same digits with another length are other numbers
+    # the same digits with another length are other numbers (Berlin has numbers of both lengths)
     assert client.post(DID.format(tenant_b.account.id), headers=headers_b,
-                       json={"start": "+141555501000", "end": "+141555501999"}).status_code == 201
+                       json={"start": "+49301234500", "end": "+49301234599"}).status_code == 201
+    assert client.post(DID.format(tenant_b.account.id), headers=headers_b,
+                       json={"start": "+493012345000", "end": "+493012345999"}).status_code == 201
     assert client.post(DID.format(tenant_b.account.id), headers=headers_b,
                        json={"start": "+14155550200", "end": "+14155550299"}).status_code == 201
 

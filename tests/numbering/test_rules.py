@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from switchboard.core.errors import ValidationFailed
-from switchboard.numbering.schemas import DidRangeCreate, DnRangeCreate, is_dn, is_e164
+from switchboard.core.validation import numbers_in
+from switchboard.numbering.schemas import DidRangeCreate, DnRangeCreate, is_dn
 from switchboard.numbering.service import (
     Mapping,
     Span,
@@ -67,13 +68,20 @@ def test_dn_format(value, ok):
     assert is_dn(value) is ok
 
 
-@pytest.mark.parametrize("value, ok", [
-    ("+14155550100", True), ("+33123456789", True), ("+12345678", True), ("+123456789012345", True),
-    ("+1234567", False), ("+1234567890123456", False), ("+04155550100", False), ("14155550100", False),
-    ("+1 415 555 0100", False), ("+1415555010a", False), ("", False),
+@pytest.mark.parametrize("value, stored", [
+    ("+14155550100", "+14155550100"), ("+33123456789", "+33123456789"), ("+1 415 555 0100", "+14155550100"),
+    ("+12345678", None), ("+123456789012345", None), ("+1234567", None), ("+1234567890123456", None),
+    ("+04155550100", None), ("14155550100", None), ("+1415555010a", None), ("", None),
 ])
-def test_e164_format(value, ok):
-    assert is_e164(value) is ok
+def test_a_did_without_the_accounts_country_is_international(value, stored):
+    from pydantic_core import PydanticCustomError
+
+    from switchboard.core.validation import phone_number
+    if stored is None:
+        with pytest.raises(PydanticCustomError):
+            phone_number(value)
+    else:
+        assert phone_number(value) == stored
 
 
 def _codes(exc: ValidationFailed) -> dict[str, str]:
@@ -112,8 +120,13 @@ def test_dn_range_cross_field_rules(prefix, start, end, errors):
 
 def test_did_range_rules():
     with pytest.raises(ValidationFailed) as caught:
-        validate(DidRangeCreate, {"start": "4155550100", "end": "+0155550199", "first_dn": "20*"})
-    assert _codes(caught.value) == {"start": "invalid_e164", "end": "invalid_e164", "first_dn": "invalid_dn"}
+        validate(DidRangeCreate, {"start": "4155550100", "end": "+0155550199", "first_dn": "20*"},
+                 context=numbers_in(None))
+    assert _codes(caught.value) == {"start": "invalid_phone_number", "end": "invalid_phone_number",
+                                    "first_dn": "invalid_dn"}
+    # numbers as people write them, in the account's country
+    read = validate(DidRangeCreate, {"start": "(415) 555-0100", "end": "415 555 0199"}, context=numbers_in("US"))
+    assert (read.start, read.end) == ("+14155550100", "+14155550199")
     assert validate(DidRangeCreate, {"start": "+14155550100", "end": "+14155550199", "first_dn": ""}).first_dn is None
     for start, end, code in [("+14155550100", "+141555501999", "length_mismatch"),
                              ("+14155550199", "+14155550100", "invalid_did_range"),

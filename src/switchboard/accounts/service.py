@@ -23,6 +23,7 @@ from switchboard.accounts.tenancy import (
     visible_accounts,
 )
 from switchboard.audit import service as audit
+from switchboard.core.collation import by_name
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -194,7 +195,7 @@ def list_users(ctx: ServiceContext, account_id: str, *, search: str | None = Non
                                 User.email_key.contains(term, autoescape=True)))
     total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = ctx.session.scalars(
-        query.order_by(func.lower(User.last_name), func.lower(User.first_name), User.id).limit(limit).offset(offset)
+        query.order_by(by_name(User.last_name), by_name(User.first_name), User.id).limit(limit).offset(offset)
     ).all()
     return total, list(rows)
 

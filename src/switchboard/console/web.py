@@ -28,7 +28,12 @@ from switchboard.core import i18n
 from switchboard.core.context import Actor, ServiceContext
 from switchboard.core.errors import ErrorItem, ServiceError
 from switchboard.core.security import constant_time_equals, new_csrf_token
-from switchboard.core.validation import has_control_character, invalid_character
+from switchboard.core.validation import (
+    display_phone_number,
+    example_phone_number,
+    has_control_character,
+    invalid_character,
+)
 from switchboard.mivb.phone_types import PHONE_TYPES
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +55,9 @@ def make_templates() -> Environment:
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
     env.filters["zip_self"] = lambda items: [(str(item), str(item)) for item in items]  # option value = text
     env.globals["field_id"] = field_dom_id
+    # Phone numbers as people read them: national in the account's country, else international.
+    env.filters["tel"] = display_phone_number
+    env.globals["phone_example"] = example_phone_number
     return env
 
 

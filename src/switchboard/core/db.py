@@ -9,6 +9,7 @@ from sqlalchemy import DateTime, Engine, MetaData, String, TypeDecorator, create
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, sessionmaker
 
+from switchboard.core.collation import register_sqlite
 from switchboard.core.integrity import conflict_for
 
 NAMING = {
@@ -113,6 +114,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        register_sqlite(dbapi_connection)  # the order names are sorted by (core/collation.py)
 
     # IMMEDIATE: a transaction takes the write lock when it starts. SQLite has one writer
     # anyway; taking the lock up front makes concurrent processes (server, workers) wait

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from typing import Annotated, Any, TypeVar
 
+import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -244,12 +245,123 @@ def items_from_pydantic(errors: list[dict[str, Any]]) -> list[ErrorItem]:
     return items
 
 
-def validate(schema: type[Schema], data: Any) -> Schema:
-    if isinstance(data, schema):
+def validate(schema: type[Schema], data: Any, *, context: dict[str, Any] | None = None) -> Schema:
+    """`data` as a `schema` object, or ValidationFailed listing every field at fault.
+    `context` reaches the validators (`numbers_in(region)`: the account's country for the
+    phone numbers of the input)."""
+    if isinstance(data, schema) and context is None:
         return data
-    if isinstance(data, BaseModel):
+    if isinstance(data, BaseModel):  # read again, now with the context (an API body read by FastAPI)
         data = data.model_dump(exclude_unset=True)
     try:
-        return schema.model_validate(data)
+        return schema.model_validate(data, context=context)
     except ValidationError as exc:
         raise ValidationFailed(errors=items_from_pydantic(exc.errors())) from None
+
+
+# ---------------------------------------------------------------- phone numbers
+#
+# Every public number Switchboard takes (a DID, a DID range's ends, a hot desk user's
+# external number), in the API, the console, the CSV import and the CLI, goes through
+# `phone_number`: typed the way people write it ("06 12 34 56 78", "(613) 555-0100",
+# "+44 20 7946 0958", "0033 6 12 34 56 78"), read with libphonenumber's data (the
+# `phonenumbers` package) in the account's country, kept only if that numbering plan has
+# the number, and stored in E.164 ("+33612345678"). Numbers are shown back with
+# `display_phone_number`. An account without a country takes international numbers only.
+
+_REGION = "numbers_region"
+MAX_PHONE_NUMBER_LENGTH = 40  # as typed: spaces, dots and brackets included
+E164_MAX_LENGTH = 16  # "+" and at most 15 digits
+
+
+def numbers_in(region: str | None) -> dict[str, Any]:
+    """The validation context that reads the phone numbers of an input in `region`
+    (an ISO country code, such as "FR"; None: international numbers only)."""
+    return {_REGION: region}
+
+
+def _region(region: str | None) -> str | None:
+    region = (region or "").upper()
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def _not_a_number(region: str | None) -> PydanticCustomError:
+    example_number = phonenumbers.example_number(region) if region else None
+    if example_number is None:
+        return PydanticCustomError(
+            "invalid_phone_number", "Not a valid phone number: write it with + and the country code, such as "
+            "+1 613 555 0100.")
+    example = phonenumbers.format_number(example_number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return PydanticCustomError(
+        "invalid_phone_number", "Not a valid phone number: write it as it is dialled in the account's country "
+        "(%(country)s), such as %(example)s, or with + and the country code.",
+        {"country": region, "example": example})
+
+
+def phone_number(text: Any, region: str | None = None) -> str:
+    """The E.164 form of a phone number typed the way people write it, read in `region`
+    (the account's country; None: only numbers written with + and the country code).
+    Refuses (PydanticCustomError `invalid_phone_number`, or `required` when blank) a text that is not a
+    number of a numbering plan, or that carries an extension; never raises anything else."""
+    if not isinstance(text, str):
+        raise PydanticCustomError("invalid_type", "Must be text.")
+    text = text.strip()
+    if not text:
+        raise PydanticCustomError("required", "This field is required.")
+    region = _region(region)
+    if len(text) > MAX_PHONE_NUMBER_LENGTH:
+        raise _not_a_number(region)
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise _not_a_number(region) from None
+    if parsed.extension or not phonenumbers.is_valid_number(parsed):
+        raise _not_a_number(region)
+    stored = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if len(stored) > E164_MAX_LENGTH:  # some plans allow longer numbers than E.164 (German ones)
+        raise _not_a_number(region)
+    return stored
+
+
+def phone_number_in(info: ValidationInfo, value: Any) -> str:
+    """`phone_number` inside a field validator: the region comes from the validation
+    context (`numbers_in`). Without one (FastAPI reading an API body) the text is kept as
+    it is: the service validates the input again with the account's country."""
+    if not info.context or _REGION not in info.context:
+        return value
+    return phone_number(value, info.context[_REGION])
+
+
+def phone_number_field(text: Any, region: str | None, field: str) -> str:
+    """`phone_number` for a service: its refusal is a ValidationFailed naming `field`."""
+    try:
+        return phone_number(text, region)
+    except PydanticCustomError as exc:
+        raise ValidationFailed(exc.type, exc.message_template, field=field, **(exc.context or {})) from None
+
+
+def display_phone_number(number: str | None, region: str | None = None) -> str:
+    """A stored number as people read it: in the national format when it has the calling
+    code of `region` (the account's country), else in the international format. Text that
+    is not a stored number is shown as it is."""
+    if not number:
+        return number or ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    region = _region(region)
+    national = region is not None and parsed.country_code == phonenumbers.country_code_for_region(region)
+    return phonenumbers.format_number(
+        parsed, phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def example_phone_number(region: str | None, *, mobile: bool = False) -> str:
+    """A number of `region` as it is written there (a hint in a form): "06 12 34 56 78"
+    for a French mobile; international when the account has no country."""
+    region = _region(region)
+    kind = phonenumbers.PhoneNumberType.MOBILE if mobile else phonenumbers.PhoneNumberType.FIXED_LINE
+    example = phonenumbers.example_number_for_type(region, kind) if region else None
+    if example is None:
+        return "+33 6 12 34 56 78" if mobile else "+33 1 40 00 00 00"
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)

@@ -20,6 +20,7 @@ from switchboard.accounts.tenancy import require_account_admin
 from switchboard.audit.service import MASK
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import ErrorItem, ServiceError, ValidationFailed
+from switchboard.core.validation import phone_number
 from switchboard.imports.csv_format import MAX_PHONES, PHONE_FIELDS, CsvFile, Row, phone_column
 from switchboard.imports.exporter import user_row
 from switchboard.jobs.runner import RowResult
@@ -256,7 +257,7 @@ class Importer:
                 raise _RowRefused([_problem(row, phone_column(n, "type"), "type_change",
                                             "DN %(dn)s is a %(type)s: a phone's type cannot change.",
                                             dn=phone.dn, type=phone.type)])
-            changes = self._phone_changes(cells, phone)
+            changes = self._phone_changes(cells, phone, self.account.country)
             if changes:
                 self._phone_call(row, n, mivb.update_phone, self.ctx, self.account.id, user.id, phone.id, changes)
         for n, cells in listed:
@@ -289,7 +290,7 @@ class Importer:
         return data
 
     @staticmethod
-    def _phone_changes(cells: dict[str, str], phone: Phone) -> dict[str, Any]:
+    def _phone_changes(cells: dict[str, str], phone: Phone, region: str | None) -> dict[str, Any]:
         kind = PHONE_TYPES[phone.type]
         changes: dict[str, Any] = {}
         if cells["model"] and cells["model"] != phone.model:
@@ -301,12 +302,12 @@ class Importer:
                 mac = cells["mac"]  # let the service say what is wrong with it
             if mac != phone.mac:
                 changes["mac"] = cells["mac"]
-        if cells["did"] and cells["did"] != phone.did:
+        if cells["did"] and not _same_number(cells["did"], phone.did, region):
             changes["did"] = cells["did"]
         for name in ("voicemail", "acd_agent"):
             if cells[name] and YES_NO[cells[name]] != getattr(phone, name):
                 changes[name] = YES_NO[cells[name]]
-        if cells["external_number"] and cells["external_number"] != phone.external_number:
+        if cells["external_number"] and not _same_number(cells["external_number"], phone.external_number, region):
             changes["external_phone"] = {"number": cells["external_number"]}
         advanced = {}
         for name in ADVANCED_FIELDS:
@@ -317,3 +318,12 @@ class Importer:
             changes["advanced"] = advanced
         return changes
 
+
+
+def _same_number(cell: str, stored: str | None, region: str | None) -> bool:
+    """Whether a cell holds the stored number, however it is written ("06 12 34 56 78" is
+    +33612345678 in a French account); a cell that is no number is a change the service refuses."""
+    try:
+        return phone_number(cell, region) == stored
+    except ValueError:
+        return False

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.accounts.tenancy import check_version, require_account_admin
+from switchboard.accounts.tenancy import check_version, get_account, require_account_admin
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import Conflict, ValidationFailed
-from switchboard.core.validation import validate
+from switchboard.core.validation import numbers_in, validate
 from switchboard.mivb import rules, store
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.mivb.phone_types import ADVANCED_FIELDS, PHONE_TYPES
@@ -119,7 +119,7 @@ def create_phone(ctx: ServiceContext, account_id: str, service: MivbService, dat
 def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn | dict,
               *, expected_version: int | None = None) -> dict[str, Any]:
     """Adds a phone; its SIP password (generic SIP) is returned revealed this once."""
-    data = validate(PhoneIn, data)
+    data = validate(PhoneIn, data, context=numbers_in(get_account(ctx, account_id).country))
     catalog = get_catalog(ctx, account_id, max_age=ctx.rt.dns_max_age_seconds)
     account, user, service = store.load(ctx, account_id, user_id, write=True)
     check_version(service, expected_version)
@@ -151,7 +151,7 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
                  *, expected_version: int | None = None) -> dict[str, Any]:
     """Changes a phone. A new DN recreates its voicemail box on the PBX, so it must be
     confirmed (confirm_dn_change), here as in the console."""
-    data = validate(PhonePatch, data)
+    data = validate(PhonePatch, data, context=numbers_in(get_account(ctx, account_id).country))
     catalog = get_catalog(ctx, account_id, max_age=ctx.rt.dns_max_age_seconds)
     account, user, service = store.load(ctx, account_id, user_id, write=True)
     phone = store.load_phone(service, phone_id)

@@ -6,14 +6,13 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from switchboard.core.validation import PlainText, StrictSchema
+from switchboard.core.validation import MAX_PHONE_NUMBER_LENGTH, PlainText, StrictSchema, phone_number_in
 from switchboard.mivb.phone_types import NAMES
 
 PhoneType = Literal[NAMES]  # type: ignore[valid-type]
-E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 MAC = re.compile(r"^[0-9A-F]{12}$")
 
 
@@ -26,11 +25,9 @@ def normalise_mac(value: str | None) -> str | None:
     return cleaned
 
 
-def e164(value: str) -> str:
-    value = value.replace(" ", "")
-    if not E164.match(value):
-        raise PydanticCustomError("invalid_e164", "Must be an E.164 number: + then 8 to 15 digits, such as +33140000001.")
-    return value
+def _phone_number(value: str | None, info: ValidationInfo) -> str | None:
+    """A number as people type it, read in the account's country (core.validation.phone_number)."""
+    return None if value is None else phone_number_in(info, value)
 
 
 # ------------------------------------------------------------------ account settings
@@ -133,9 +130,10 @@ class Advanced(StrictSchema):
 
 
 class ExternalPhone(StrictSchema):
-    number: str
+    number: str = Field(max_length=MAX_PHONE_NUMBER_LENGTH, description="As people write it, in the account's "
+                        "country or with + and the country code; stored and answered in E.164", examples=["+33612345678"])
 
-    _e164 = field_validator("number")(e164)
+    _number = field_validator("number")(_phone_number)
 
 
 class PhoneIn(StrictSchema):
@@ -143,14 +141,16 @@ class PhoneIn(StrictSchema):
     model: str | None = Field(default=None, max_length=100)
     mac: str | None = None
     dn: str | None = Field(default=None, max_length=7, description="Allocated from the DN ranges when not given")
-    did: str | None = Field(default=None, max_length=16,
-                            description="Allocated from the DID ranges when not given; null for none")
+    did: str | None = Field(default=None, max_length=MAX_PHONE_NUMBER_LENGTH,
+                            description="Allocated from the DID ranges when not given; null for none. "
+                            "As people write it (see external_phone.number)")
     voicemail: bool | None = None
     acd_agent: bool = False
     external_phone: ExternalPhone | None = None
     advanced: Advanced | None = None
 
     _mac = field_validator("mac")(normalise_mac)
+    _did = field_validator("did")(_phone_number)
 
 
 class PhonePatch(StrictSchema):
@@ -159,13 +159,14 @@ class PhonePatch(StrictSchema):
     dn: str | None = Field(default=None, max_length=7, description="A new DN recreates the phone's voicemail box "
                            "on the PBX: send confirm_dn_change: true with it (else 409 confirmation_required)")
     confirm_dn_change: bool = Field(default=False, description="Confirms a DN change (see dn)")
-    did: str | None = Field(default=None, max_length=16)
+    did: str | None = Field(default=None, max_length=MAX_PHONE_NUMBER_LENGTH)
     voicemail: bool | None = None
     acd_agent: bool | None = None
     external_phone: ExternalPhone | None = None
     advanced: Advanced | None = None
 
     _mac = field_validator("mac")(normalise_mac)
+    _did = field_validator("did")(_phone_number)
 
 
 class SipOut(BaseModel):

@@ -33,6 +33,7 @@ from switchboard.console.web import (
 )
 from switchboard.core import i18n
 from switchboard.core.errors import ErrorItem, ServiceError
+from switchboard.core.validation import display_phone_number
 from switchboard.mivb import phone_types
 from switchboard.mivb import service as mivb
 from switchboard.numbering import service as numbering
@@ -234,8 +235,9 @@ def add_did_range(request: Request, account_id: str, viewer: ViewerDep, form: Fo
         info = numbering.create_did_range(viewer.ctx, account_id, {**values, "first_dn": values["first_dn"] or None})
     except ServiceError as exc:
         return _refused(request, viewer, account_id, exc, section="did-ranges", form_key="did", values=values)
+    country = tenancy.get_account(viewer.ctx, account_id).country  # numbers shown as the account writes them
     return _done(request, account_id, "did-ranges", "DID range %(range)s added.",
-                 range=numbering.Span.of_did_range(info.range).label())
+                 range=f"{display_phone_number(info.range.start, country)}–{display_phone_number(info.range.end, country)}")
 
 
 @router.post(PAGE + "/did-ranges/{range_id}/delete")

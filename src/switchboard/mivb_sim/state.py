@@ -13,11 +13,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
+
 from . import defaults
 from .schema import PhoneIn, SeedIn, UserIn
 
 DN_RE = re.compile(r"^(?=.{1,7}$)[0-9*#]{0,4}[0-9]+$")  # optional 1-4 char prefix, then digits
-E164_RE = re.compile(r"^\+[0-9]{8,15}$")
+def is_e164(value: Any) -> bool:
+    """A public number as a MiVB takes it: E.164 ('+', the country code, the national
+    number) of a number that its country's numbering plan has (libphonenumber's data, the
+    rule Switchboard checks too)."""
+    if not isinstance(value, str) or not value.startswith("+") or len(value) > 16:
+        return False
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return (phonenumbers.is_valid_number(parsed)
+            and phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == value)
+
+
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{12}$")
 PIN_RE = re.compile(r"^[0-9]{0,8}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -552,9 +567,10 @@ class Pbx:
         elif ("dn", cand["dn"]) in others:
             refuse("dn_in_use", "dn", _in_use("dn", cand["dn"], others))
         if cand["did"] is not None:
-            if not E164_RE.match(cand["did"]):
+            if not is_e164(cand["did"]):
                 refuse("did_invalid", "did",
-                       f"'{cand['did']}' is not a valid DID: use E.164, '+' then 8 to 15 digits.")
+                       f"'{cand['did']}' is not a valid DID: use E.164 ('+', the country code, then the number) "
+                       "of a number that its country's numbering plan has.")
             elif ("did", cand["did"]) in others:
                 refuse("did_in_use", "did", _in_use("did", cand["did"], others))
 
@@ -575,10 +591,10 @@ class Pbx:
                 refuse("field_not_allowed", "mac", "A hot desk profile has no device, so it has no MAC address.")
             if phone.external_phone is not None:
                 number = phone.external_phone.number
-                if not number or not E164_RE.match(number):
+                if not number or not is_e164(number):
                     refuse("ehdu_number_required", "external_phone.number",
-                           "An external hot desk user needs an external number in E.164 form, "
-                           "'+' then 8 to 15 digits.")
+                           "An external hot desk user needs an external number in E.164 form ('+', the country "
+                           "code, then the number) that its country's numbering plan has.")
         else:
             for name, label in (("acd_agent", "ACD agent"), ("external_phone", "an external phone")):
                 if getattr(phone, name):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, object_session
 from switchboard.core.context import ServiceContext
 from switchboard.core.uow import tx_cache
 from switchboard.core.errors import Conflict, NotFound, invalid
+from switchboard.core.validation import phone_number_field
 from switchboard.mivb.models import Phone
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
 from switchboard.numbering.pool import (
@@ -32,7 +33,7 @@ from switchboard.numbering.pool import (
     take_next,
     taken_by_name,
 )
-from switchboard.numbering.schemas import is_dn, is_e164
+from switchboard.numbering.schemas import is_dn
 from switchboard.numbering.spans import Mapping, Span, mapping_of
 
 
@@ -205,8 +206,7 @@ def allocate_did(session: Session, account_id: str, *, dn: str, wanted: str | No
 
 
 def _wanted_did(session: Session, ranges: Sequence[DidRange], dn: str, wanted: str) -> tuple[str, str]:
-    if not is_e164(wanted):
-        raise invalid("did", "invalid_did", "A DID is an E.164 number: + then 8 to 15 digits, the first one not 0.")
+    wanted = phone_number_field(wanted, None, "did")  # the services read it in the account's country
     home = next((r for r in ranges if wanted in Span.of_did_range(r)), None)
     if home is None:
         raise invalid("did", "did_out_of_range", "DID %(did)s is not in a DID range of this account.", did=wanted)

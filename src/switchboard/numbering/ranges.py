@@ -17,7 +17,7 @@ from switchboard.accounts.tenancy import check_version, require_account_admin, r
 from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import Conflict, NotFound, invalid
-from switchboard.core.validation import validate
+from switchboard.core.validation import numbers_in, validate
 from switchboard.mivb.models import Phone
 from switchboard.numbering import allocation
 from switchboard.numbering.models import DidRange, DnRange
@@ -206,7 +206,7 @@ def _lock_all_did_ranges(session: Session) -> None:
 
 def create_did_range(ctx: ServiceContext, account_id: str, data: DidRangeCreate | dict) -> RangeInfo:
     account = require_account_settings_admin(ctx, account_id, for_update=True)
-    data = validate(DidRangeCreate, data)
+    data = validate(DidRangeCreate, data, context=numbers_in(account.country))
     check_did_range(data.start, data.end)
     _lock_all_did_ranges(ctx.session)
     other = ctx.session.scalars(

@@ -9,26 +9,20 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from switchboard.core.validation import StrictSchema
+from switchboard.core.validation import MAX_PHONE_NUMBER_LENGTH, StrictSchema, phone_number_in
 
 MAX_DN_LENGTH = 7
 DIGITS = re.compile(r"[0-9]{1,7}")
 PREFIX = re.compile(r"[0-9*#]{0,4}")
 # A DN: an optional prefix of up to 4 characters out of 0-9 * #, then digits; 7 at most.
 DN = re.compile(r"[0-9*#]{0,4}[0-9]+")
-# E.164: + then 8 to 15 digits, the first not 0.
-E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 def is_dn(value: object) -> bool:
     return isinstance(value, str) and 1 <= len(value) <= MAX_DN_LENGTH and DN.fullmatch(value) is not None
-
-
-def is_e164(value: object) -> bool:
-    return isinstance(value, str) and E164.fullmatch(value) is not None
 
 
 def _range_digits(value: str) -> str:
@@ -44,11 +38,9 @@ def _prefix(value: str | None) -> str:
     return value
 
 
-def _e164(value: str) -> str:
-    if not is_e164(value):
-        raise PydanticCustomError(
-            "invalid_e164", "Must be an E.164 number: + then 8 to 15 digits, the first one not 0.")
-    return value
+def _phone_number(value: str, info: ValidationInfo) -> str:
+    """A number as people type it, read in the account's country (core.validation.phone_number)."""
+    return phone_number_in(info, value)
 
 
 def _first_dn(value: str | None) -> str | None:
@@ -89,12 +81,14 @@ class DnRangeOut(BaseModel):
 
 
 class DidRangeCreate(StrictSchema):
-    start: str = Field(description="First E.164 number", examples=["+14155550100"])
-    end: str = Field(description="Last E.164 number, as long as start", examples=["+14155550199"])
+    start: str = Field(max_length=MAX_PHONE_NUMBER_LENGTH, description="First number, as people write it in the "
+                       "account's country or with + and the country code (answered in E.164)", examples=["+14155550100"])
+    end: str = Field(max_length=MAX_PHONE_NUMBER_LENGTH, description="Last number, as long as start in E.164",
+                     examples=["+14155550199"])
     first_dn: str | None = Field(default=None, description="When given, DID start+k maps to DN first_dn+k "
                                  "(the trailing digits counted up, keeping their width)", examples=["2100"])
 
-    _numbers = field_validator("start", "end")(_e164)
+    _numbers = field_validator("start", "end")(_phone_number)
     _check_first_dn = field_validator("first_dn")(_first_dn)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from switchboard.accounts.models import Account, User
 from switchboard.accounts.tenancy import get_user, require_account_admin
 from switchboard.audit import service as audit
+from switchboard.core.collation import by_name
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import Conflict, NotFound
@@ -167,7 +168,7 @@ def account_summary(ctx: ServiceContext, account_id: str, *, limit: int = 100) -
     failed = ctx.session.execute(
         select(SyncStatus, User).join(User, User.id == SyncStatus.user_id)
         .where(SyncStatus.account_id == account_id, SyncStatus.state == "failed")
-        .order_by(User.last_name, User.first_name).limit(limit)).all()
+        .order_by(by_name(User.last_name), by_name(User.first_name), User.id).limit(limit)).all()
     in_flight = ctx.session.scalar(select(func.count()).select_from(SyncJob).where(
         SyncJob.account_id == account_id, SyncJob.state.in_(OPEN_JOB_STATES))) or 0
     return {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import defaults
-from ..state import DN_RE, E164_RE
+from ..state import DN_RE, is_e164
 
 FIRST_NAMES = [
     "Adam", "Amelie", "Antoine", "Audrey", "Benoit", "Camille", "Charles", "Claire", "Denis", "Diane",
@@ -43,8 +43,8 @@ def generate_seed(count: int, first_dn: str = "5000000", first_did: str | None =
         raise ValueError(f"count must be between 0 and {MAX_USERS} (the PBX's user capacity)")
     if not (first_dn.isdigit() and DN_RE.match(first_dn)):
         raise ValueError(f"first DN {first_dn!r} must be 1 to 7 digits")
-    if first_did is not None and not E164_RE.match(first_did):
-        raise ValueError(f"first DID {first_did!r} must be E.164: '+' then 8 to 15 digits")
+    if first_did is not None and not is_e164(first_did):
+        raise ValueError(f"first DID {first_did!r} must be a valid number in E.164: '+', the country code, the number")
     base_dn, next_dn = int(first_dn), int(first_dn)
     phone_count = 0
 
@@ -59,8 +59,8 @@ def generate_seed(count: int, first_dn: str = "5000000", first_did: str | None =
         did = None
         if first_did is not None:
             did = f"+{int(first_did[1:]) + int(dn) - base_dn}"
-            if not E164_RE.match(did):
-                raise ValueError(f"not enough DIDs from {first_did} for {count} users")
+            if not is_e164(did):
+                raise ValueError(f"not enough DIDs from {first_did} for {count} users ({did} is not a valid number)")
         return dn, did
 
     def phone(kind: str, key: str) -> dict[str, Any]:
