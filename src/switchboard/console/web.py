@@ -27,7 +27,7 @@ from switchboard.accounts.tenancy import actor_for
 from switchboard.api_support import SessionDep, version_number
 from switchboard.core import i18n
 from switchboard.core.context import Actor, ServiceContext
-from switchboard.core.errors import ErrorItem, ServiceError
+from switchboard.core.errors import ErrorItem, ServiceError, stored_message
 from switchboard.core.security import constant_time_equals, new_csrf_token
 from switchboard.core.validation import has_control_character, invalid_character
 from switchboard.mivb.phone_types import PHONE_TYPES
@@ -365,6 +365,10 @@ def render(
         "errors": FormErrors.empty(),
         "values": {},
         "page_url": page_url(request, status_code),
+        # A kept message in the reader's language: a kept error (a job's row, a push's
+        # error: core.errors.stored_message) or a text (what the PBX connector said).
+        "localize": lambda kept: (stored_message(kept, i18n.gettext_for(lang)) if isinstance(kept, dict)
+                                  else i18n.localize(kept or "", i18n.gettext_for(lang))),
         **callables,
         **(context or {}),
     }

@@ -76,7 +76,7 @@ def _sync_errors(gettext, config: dict[str, Any]) -> list[dict[str, Any]]:
         phone = phones.get(error.get("phone_id") or "")
         target = f"phone-{phone['id']}" if phone else _programming_target(error.get("field"))
         where = _phone_label(gettext, phone) if phone else gettext("Service programming")
-        listed.append({"target": target, "where": where, "message": error.get("message", ""),
+        listed.append({"target": target, "where": where, "message": i18n.localize(error.get("message", ""), gettext),
                        "code": error.get("code"), "from_pbx": error.get("source") == "pbx"})
     return listed
 
