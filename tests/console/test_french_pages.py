@@ -205,3 +205,23 @@ def test_a_french_page_text_has_its_typography(client, world, tenant_a):
     html = _get(client, f"/accounts/{m.account_id}/users/{user_id}")
     assert re.search(r"<span>Messagerie vocale[\u00a0\u202f]: (activée|désactivée)</span>", html)
     assert re.search(r"Nom d'utilisateur SIP[\u00a0\u202f]: <code>", html.replace("&#39;", "'"))
+
+
+def test_hot_desk_is_written_one_way():
+    """Issue 10, item 11: "Hot Desk" and "Hot desk" were both shown. Every message writes
+    the phone type "hot desk" (a capital only to start a sentence), and French keeps the
+    term. ("Hot Desk Agent" is the name of a PBX template: the PBX's data, not ours.)"""
+    from switchboard.mivb.phone_types import PHONE_TYPES
+
+    assert PHONE_TYPES["hot_desk"].label == "Hot desk"
+    with i18n_catalog.po_path("fr").open("rb") as fh:
+        french = read_po(fh, locale="fr")
+    found = 0
+    for message in i18n_catalog.extract():
+        for msgid in (message.id if isinstance(message.id, (list, tuple)) else (message.id,)):
+            for hit in re.findall(r"hot[\s-]?desk", msgid or "", re.IGNORECASE):
+                found += 1
+                assert hit in ("Hot desk", "hot desk"), f"{msgid!r} writes {hit!r}"
+                entry = french.get(message.id if isinstance(message.id, str) else message.id[0])
+                assert entry is not None and "hot desk" in str(entry.string).lower(), msgid
+    assert found >= 3
