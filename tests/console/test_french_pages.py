@@ -126,6 +126,13 @@ def test_every_main_page_in_french_shows_no_english_message(client, app, session
     world["sim_api"].delete("/_sim/faults").raise_for_status()
     pages["settings after the test"] = _get(client, settings)
     pages["users on the PBX"] = _get(client, f"{account}/pbx-users")
+    checked_adoption = client.post(f"{account}/pbx-users/adopt", data={
+        "csrf_token": csrf_from(pages["users on the PBX"]), "keys": ["legacy-1", "legacy-2", "nobody"],
+        "mode": "dry_run"}, follow_redirects=False)
+    assert checked_adoption.status_code == 303, checked_adoption.text
+    assert JobRunner(session_factory, app.state.runtime).run_once()
+    pages["adoption checked"] = _get(client, checked_adoption.headers["location"])
+    assert "aucun utilisateur non géré avec cette clé" in pages["adoption checked"]  # a kept row error, in French
 
     # the account admin: users, a user with everything, dialogs, forms, sync, import
     client.cookies.clear()
