@@ -26,6 +26,7 @@ def test_token_then_me(client, tenant_a):
         "id": tenant_a.account_admin.id, "email": tenant_a.account_admin.email,
         "first_name": tenant_a.account_admin.first_name, "last_name": tenant_a.account_admin.last_name,
         "role": "account_admin", "partner_id": tenant_a.partner.id, "account_id": tenant_a.account.id,
+        "language": None,
     }
 
 

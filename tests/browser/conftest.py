@@ -9,7 +9,8 @@ served by uvicorn on a loopback port with its own fresh database.
 - ``page``: a new browser context per test (1366x800, en-US, 10 s timeouts). At teardown it
   fails the test if the page raised a JavaScript error, a script/stylesheet/image failed to
   load or the Content-Security-Policy blocked something, and saves a screenshot of a failed
-  test.
+  test. ``new_page(locale)`` opens more, each in a context of its own (another browser, another
+  language), checked the same way.
 - ``screenshot``: saves ``test-output/screenshots/<backend>/<name>.png`` (repo-root relative).
 """
 
@@ -184,9 +185,9 @@ class PageProblems:
     csp_violations: list[str] = field(default_factory=list)
 
 
-@pytest.fixture
-def page(request, browser, live_server):
-    context = browser.new_context(viewport={"width": 1366, "height": 800}, locale="en-US",
+def _new_page(browser, live_server, locale: str = "en-US"):
+    """A page in a new browser context, and what goes wrong in it behind the test's back."""
+    context = browser.new_context(viewport={"width": 1366, "height": 800}, locale=locale,
                                   base_url=live_server.base_url)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
@@ -205,6 +206,18 @@ def page(request, browser, live_server):
     page.on("response", on_response)
     page.on("requestfailed", lambda req: problems.broken_assets.append(f"failed {req.url}: {req.failure}")
             if req.resource_type in ("script", "stylesheet", "image", "font") else None)
+    return context, page, problems
+
+
+def _check_problems(problems: PageProblems) -> None:
+    assert not problems.js_errors, f"JavaScript errors in the page: {problems.js_errors}"
+    assert not problems.broken_assets, f"assets that failed to load: {problems.broken_assets}"
+    assert not problems.csp_violations, f"blocked by the Content-Security-Policy: {problems.csp_violations}"
+
+
+@pytest.fixture
+def page(request, browser, live_server):
+    context, page, problems = _new_page(browser, live_server)
     yield page
     call = getattr(request.node, "rep_call", None)
     failure_shot = SCREENSHOT_DIR / live_server.backend / f"FAILED-{_safe_name(request.node.name)}.png"
@@ -216,9 +229,31 @@ def page(request, browser, live_server):
     else:
         failure_shot.unlink(missing_ok=True)  # no stale picture of a failure that is gone
     context.close()
-    assert not problems.js_errors, f"JavaScript errors in the page: {problems.js_errors}"
-    assert not problems.broken_assets, f"assets that failed to load: {problems.broken_assets}"
-    assert not problems.csp_violations, f"blocked by the Content-Security-Policy: {problems.csp_violations}"
+    _check_problems(problems)
+
+
+@pytest.fixture
+def new_page(request, browser, live_server):
+    """``new_page(locale="fr-FR")``: a page in a browser context of its own (another browser,
+    another language: the context's locale is its Accept-Language), checked like ``page``."""
+    opened = []
+
+    def _open(locale: str = "en-US"):
+        context, page, problems = _new_page(browser, live_server, locale)
+        opened.append((context, page, problems))
+        return page
+
+    yield _open
+    call = getattr(request.node, "rep_call", None)
+    for number, (context, page, problems) in enumerate(opened, 1):
+        if call is not None and call.failed:
+            try:
+                save_screenshot(page, f"FAILED-{_safe_name(request.node.name)}-{number}", live_server.backend)
+            except Exception:
+                pass
+        context.close()
+    for _, _, problems in opened:
+        _check_problems(problems)
 
 
 # ------------------------------------------------------------------ screenshots

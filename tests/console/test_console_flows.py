@@ -189,8 +189,8 @@ def test_the_change_history_is_in_the_readers_language(client, mivb_account, ten
     sign_in(client, tenant_a.account_admin.email)
     history = _section(client.get(_page(m, user_id)).text, "history")
     on_off = ("désactivée → activée", "activée → désactivée")[was["phone"]["voicemail"]]
-    assert re.search(f"Messagerie vocale ?: {on_off}", history)
-    assert re.search("Emplacement ?: .* → Lyon", history)
+    assert re.search(f"Messagerie vocale[ \u00a0]?: {on_off}", history)
+    assert re.search("Emplacement[ \u00a0]?: .* → Lyon", history)
     assert "Téléphone SIP générique" in history
     for english in ("Voicemail", "Location", "Generic SIP phone", "Desk phone"):
         assert english not in history, english

@@ -14,6 +14,7 @@ from switchboard.accounts.schemas import (
     AccountOut,
     AccountUpdate,
     Me,
+    MeUpdate,
     PasswordChange,
     TokenOut,
     TokenRequest,
@@ -58,11 +59,20 @@ def sign_in(body: TokenRequest, request: Request, session: SessionDep) -> TokenO
     return TokenOut(access_token=signer.issue(user.id, user.token_version), expires_in=signer.ttl_seconds)
 
 
+def me_out(ctx, user: User) -> Me:
+    return Me(id=user.id, email=user.email, first_name=user.first_name, last_name=user.last_name,
+              role=user.role, partner_id=ctx.actor.partner_id, account_id=user.account_id, language=user.language)
+
+
 @router.get("/me", response_model=Me, tags=["auth"], summary="Who am I")
 def me(ctx: CtxDep) -> Me:
-    user = ctx.session.get(User, ctx.actor.user_id)
-    return Me(id=user.id, email=user.email, first_name=user.first_name, last_name=user.last_name,
-              role=user.role, partner_id=ctx.actor.partner_id, account_id=user.account_id)
+    return me_out(ctx, ctx.session.get(User, ctx.actor.user_id))
+
+
+@router.patch("/me", response_model=Me, tags=["auth"],
+              summary="Change my own preferences: my console language (null: the browser's, then the account's)")
+def update_me(body: MeUpdate, ctx: CtxDep) -> Me:
+    return me_out(ctx, service.update_me(ctx, body))
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"],

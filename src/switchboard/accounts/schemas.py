@@ -137,6 +137,16 @@ class Me(BaseModel):
     role: str
     partner_id: str | None
     account_id: str | None
+    language: Language | None = Field(
+        default=None, description="The console language this person chose; null: not chosen (the browser's "
+                                  "language, then the account's default language)")
+
+
+class MeUpdate(StrictSchema):
+    """What a person may change about themselves (their password has its own route)."""
+
+    language: Language | None = Field(
+        default=None, description="The console language: en or fr; null forgets the choice")
 
 
 class PartnerCreate(StrictSchema):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from switchboard.accounts import auth, events
 from switchboard.accounts.models import Account, Partner, User
-from switchboard.accounts.schemas import AccountCreate, AccountUpdate, PartnerCreate, UserCreate, UserUpdate
+from switchboard.accounts.schemas import AccountCreate, AccountUpdate, MeUpdate, PartnerCreate, UserCreate, UserUpdate
 from switchboard.accounts.tenancy import (
     check_version,
     get_account,
@@ -278,3 +278,20 @@ def toggle_admin(ctx: ServiceContext, account_id: str, user_id: str, *, expected
     user = get_user(ctx, account_id, user_id)
     new_role = "user" if user.role == "account_admin" else "account_admin"
     return update_user(ctx, account_id, user_id, {"role": new_role}, expected_version=expected_version)
+
+
+# ---------------------------------------------------------------- the signed-in person
+
+def update_me(ctx: ServiceContext, data: MeUpdate | dict) -> User:
+    """The signed-in person's own preferences: today their console language (None forgets
+    the choice). A preference, not an administered field: it neither bumps the user's
+    version (an admin's edit form loaded before stays valid) nor enters the change log."""
+    data = validate(MeUpdate, data)
+    user = ctx.session.get(User, ctx.actor.user_id) if ctx.actor.user_id else None
+    if user is None:
+        raise Forbidden("forbidden", "Only a signed-in person can change their preferences.")
+    if "language" in data.model_fields_set and data.language != user.language:
+        ctx.session.execute(update(User).where(User.id == user.id).values(language=data.language)
+                            .execution_options(synchronize_session=False))
+        ctx.session.expire(user, ["language"])
+    return user

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from switchboard.accounts.models import User
 from switchboard.accounts.tenancy import require_account_admin
 from switchboard.core.context import ServiceContext
+from switchboard.core.errors import message_source
 from switchboard.core.i18n import N_
 from switchboard.core.uow import end_read_transaction
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
@@ -46,6 +47,10 @@ class Conflict:
 
     def as_json(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.render(), "severity": "warning" if not self.blocking else "error"}
+
+    def as_stored(self) -> dict[str, Any]:
+        """as_json, with its message id and values (a job's result, shown later in French)."""
+        return {**self.as_json(), **message_source(self.message, self.params)}
 
 
 @dataclass

@@ -21,6 +21,7 @@ from switchboard.adoption.assess import Candidate, read
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import ServiceError, ValidationFailed
+from switchboard.core.i18n import N_
 from switchboard.imports.csv_format import write
 from switchboard.jobs import service as jobs
 from switchboard.jobs.models import Job
@@ -35,6 +36,8 @@ from switchboard.numbering.allocation import did_ranges_in_order, dn_ranges_in_o
 from switchboard.numbering.models import PbxReservedDn
 from switchboard.numbering.spans import Span
 from switchboard.sync.models import SyncStatus
+
+NO_SUCH_KEY = N_("The PBX has no unmanaged user with this key.")
 
 
 def list_unmanaged(ctx: ServiceContext, account_id: str) -> dict[str, Any]:
@@ -69,21 +72,21 @@ def run(ctx: ServiceContext, job: Job, progress: Progress) -> list[RowResult]:
         progress(number)
     for key in sorted((wanted or set()) - found):
         results.append(RowResult(len(results) + 1, key, "skipped", errors=[{
-            "code": "not_unmanaged", "message": "The PBX has no unmanaged user with this key."}]))
+            "code": "not_unmanaged", "message": NO_SUCH_KEY, "message_id": NO_SUCH_KEY}]))
     return results
 
 
 def _adopt_row(ctx: ServiceContext, account: Account, candidate: Candidate, number: int) -> RowResult:
-    warnings = [c.as_json() for c in candidate.conflicts if not c.blocking]
+    warnings = [c.as_stored() for c in candidate.conflicts if not c.blocking]
     if not candidate.adoptable:
         return RowResult(number, candidate.key, "failed", candidate.match.id if candidate.match else None,
-                         [c.as_json() for c in candidate.conflicts])
+                         [c.as_stored() for c in candidate.conflicts])
     try:
         with ctx.session.begin_nested():
             user = adopt(ctx, account, candidate)
     except ServiceError as exc:
         ctx.forget("user", "service")
-        return RowResult(number, candidate.key, "failed", None, [{**e.as_json(), "severity": "error"}
+        return RowResult(number, candidate.key, "failed", None, [{**e.as_stored(), "severity": "error"}
                                                                  for e in exc.errors] + warnings)
     return RowResult(number, candidate.key, "adopted", user.id, warnings)
 

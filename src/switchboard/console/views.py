@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from switchboard.accounts import auth
+from switchboard.accounts import service as accounts
+from switchboard.accounts.tenancy import actor_for
 from switchboard.api_support import SessionDep
 from switchboard.core import i18n
 from switchboard.console.web import (
@@ -21,6 +23,7 @@ from switchboard.console.web import (
     signed_in_user,
     start_session,
 )
+from switchboard.core.context import ServiceContext
 from switchboard.core.errors import ServiceError
 
 router = APIRouter(include_in_schema=False)
@@ -64,14 +67,24 @@ def login(request: Request, session: SessionDep, form: FormDep):
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, form: FormDep):
-    end_session(request, session)
+    user = signed_in_user(request, session)
+    # The sign-in page that follows speaks the person's language.
+    end_session(request, session, keep_language=user.language if user else request.session.get("lang"))
     return redirect("/login")
 
 
 @router.post("/language")
-def choose_language(request: Request, form: FormDep):
+def choose_language(request: Request, session: SessionDep, form: FormDep):
+    """The language selector of the top bar. A signed-in person's choice is stored on
+    them (it lasts across sign-ins and browsers); before signing in, it is this browser's."""
     chosen = form.get("lang")
-    if chosen in i18n.SUPPORTED:
+    chosen = chosen if chosen in i18n.SUPPORTED else None
+    user = signed_in_user(request, session)
+    if user is not None:
+        ctx = ServiceContext(session=session, actor=actor_for(user), runtime=request.app.state.runtime)
+        accounts.update_me(ctx, {"language": chosen})
+        request.session.pop("lang", None)
+    elif chosen:
         request.session["lang"] = chosen
     else:
         request.session.pop("lang", None)

@@ -2,8 +2,9 @@
 form errors and flash messages. Pages call the service layer; nothing here writes data.
 
 The session cookie (signed by Starlette's SessionMiddleware) carries the console session's
-random token ("sid", see accounts.sessions), the CSRF token, the chosen language and the
-flash messages: never who is signed in. Who that is, and whether the session still
+random token ("sid", see accounts.sessions), the CSRF token, the language chosen in this
+browser (before signing in, or after signing out) and the flash messages: never who is
+signed in. A signed-in person's language is stored on them (users.language). Who that is, and whether the session still
 stands, is asked of the database on every page."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from switchboard.accounts.tenancy import actor_for
 from switchboard.api_support import SessionDep, version_number
 from switchboard.core import i18n
 from switchboard.core.context import Actor, ServiceContext
-from switchboard.core.errors import ErrorItem, ServiceError
+from switchboard.core.errors import ErrorItem, ServiceError, stored_message
 from switchboard.core.security import constant_time_equals, new_csrf_token
 from switchboard.core.validation import (
     display_phone_number,
@@ -97,6 +98,8 @@ class SignedIn:
     role: str
     account_id: str | None
     account: AccountRef | None
+    # The language this person chose (None: not chosen, the browser's then the account's).
+    language: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -106,7 +109,8 @@ class SignedIn:
     def of(cls, user: User) -> "SignedIn":
         account = user.account
         return cls(user.id, user.first_name, user.last_name, user.email, user.role, user.account_id,
-                   AccountRef(account.id, account.name, account.default_language) if account is not None else None)
+                   AccountRef(account.id, account.name, account.default_language) if account is not None else None,
+                   user.language)
 
 
 @dataclass
@@ -147,9 +151,13 @@ def start_session(request: Request, session: Session, user: User) -> None:
         request.session["lang"] = lang
 
 
-def end_session(request: Request, session: Session) -> None:
+def end_session(request: Request, session: Session, *, keep_language: str | None = None) -> None:
+    """Signs out: nothing of the session stays in the cookie but `keep_language` (the
+    person's language, so the sign-in page that follows still speaks it)."""
     sessions.end(session, request.session.get(SESSION_TOKEN))
     request.session.clear()
+    if keep_language in i18n.SUPPORTED:
+        request.session["lang"] = keep_language
 
 
 def get_viewer(request: Request, session: SessionDep) -> Viewer:
@@ -219,18 +227,25 @@ def form_version(form: dict[str, str]) -> int | None:
     return (version_number(raw) or -1) if raw else None
 
 
-def language(request: Request, account: Account | None = None) -> str:
-    """The person's explicit choice, else the account's default language, else the
-    browser's, else English."""
+def language(request: Request, account: Account | AccountRef | None = None) -> str:
+    """The language of the page: the signed-in person's own choice (stored on them, so it
+    follows them from browser to browser and across sign-ins), else the one chosen in this
+    browser (on the sign-in page), else the browser's (Accept-Language), else the default
+    language of the account (the one shown, or the person's own), else English."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is not None and viewer.user.language in i18n.SUPPORTED:
+        return viewer.user.language
     chosen = request.session.get("lang")
     if chosen in i18n.SUPPORTED:
         return chosen
-    viewer = getattr(request.state, "viewer", None)
-    if account is None and viewer is not None and viewer.user.account is not None:
+    browser = i18n.negotiate(request.headers.get("accept-language"))
+    if browser is not None:
+        return browser
+    if account is None and viewer is not None:
         account = viewer.user.account
     if account is not None and account.default_language in i18n.SUPPORTED:
         return account.default_language
-    return i18n.negotiate(request.headers.get("accept-language")) or i18n.DEFAULT
+    return i18n.DEFAULT
 
 
 def flash(request: Request, message: str, **params: Any) -> None:
@@ -358,6 +373,10 @@ def render(
         "errors": FormErrors.empty(),
         "values": {},
         "page_url": page_url(request, status_code),
+        # A kept message in the reader's language: a kept error (a job's row, a push's
+        # error: core.errors.stored_message) or a text (what the PBX connector said).
+        "localize": lambda kept: (stored_message(kept, i18n.gettext_for(lang)) if isinstance(kept, dict)
+                                  else i18n.localize(kept or "", i18n.gettext_for(lang))),
         **callables,
         **(context or {}),
     }

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 from typing import Any
 
+from switchboard.core.i18n import localize
+
 
 @dataclass
 class ErrorItem:
@@ -21,7 +23,11 @@ class ErrorItem:
 
     def render(self, gettext=lambda s: s) -> str:
         text = gettext(self.message)
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        # A value may itself be a stored message (the PBX connector's reason for a failure).
+        return text % {name: localize(value, gettext) if isinstance(value, str) else value
+                       for name, value in self.params.items()}
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.render()}
@@ -30,6 +36,28 @@ class ErrorItem:
             if value is not None:
                 out[key] = value
         return out
+
+    def as_stored(self) -> dict[str, Any]:
+        """as_json, and what shows the message again later in the reader's language (a job's
+        result keeps it): see `stored_message`."""
+        return {**self.as_json(), **message_source(self.message, self.params)}
+
+
+def message_source(message: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The message id and values of a message that is kept already rendered in English
+    (the API's words), so that a page can render it again in the reader's language."""
+    if not all(value is None or isinstance(value, (str, int, float)) for value in params.values()):
+        return {}
+    return {"message_id": message, **({"params": dict(params)} if params else {})}
+
+
+def stored_message(error: dict[str, Any], gettext) -> str:
+    """A kept error's message in the reader's language: from its message id and values when
+    it kept them, else its English text (localized when it is a composed message)."""
+    message_id, params = error.get("message_id"), error.get("params") or {}
+    if isinstance(message_id, str) and isinstance(params, dict):
+        return ErrorItem(str(error.get("code") or ""), message_id, params=params).render(gettext)
+    return localize(str(error.get("message") or ""), gettext)
 
 
 class ServiceError(Exception):

@@ -7,6 +7,7 @@ binary file to keep in step with it.
 from __future__ import annotations
 
 import io
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -81,3 +82,38 @@ def template_callables(language: str) -> dict[str, Callable]:
 def N_(message: str) -> str:
     """Marks a message id for extraction where it is translated later (at render time)."""
     return message
+
+
+# ------------------------------------------------------------------ composed messages
+
+# Messages put together in English before anyone knows who will read them: what the PBX
+# connector says went wrong is kept as text (in the sync state, the last connection test,
+# the API's answers). Declared here, they are shown in the reader's language later.
+_COMPOSED: dict[str, re.Pattern[str]] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%%")
+
+
+def composed(message: str) -> str:
+    """Declares `message` (a message id with %(name)s parameters, wrapped in N_ for the
+    catalogue) as one that is stored already filled in, so `localize` can recognise it
+    later; returns it unchanged."""
+    parts, position = [], 0
+    for match in _PLACEHOLDER.finditer(message):
+        parts.append(re.escape(message[position:match.start()]))
+        parts.append("%" if match.group(0) == "%%" else f"(?P<{match.group(1)}>.*)")
+        position = match.end()
+    parts.append(re.escape(message[position:]))
+    _COMPOSED[message] = re.compile("".join(parts), re.DOTALL)
+    return message
+
+
+def localize(text: str, gettext: Callable[[str], str]) -> str:
+    """A stored text in the reader's language when it is a declared composed message (its
+    values, such as the PBX's own words, are kept as they are, or localized in turn when
+    they are composed messages too); any other text as it is."""
+    for message, pattern in _COMPOSED.items():
+        match = pattern.fullmatch(text)
+        if match is not None:
+            values = {name: localize(value, gettext) for name, value in match.groupdict().items()}
+            return gettext(message) % values if values else gettext(message)
+    return text

@@ -110,7 +110,7 @@ class Importer:
         email = row.get("email")
         problems = row.problems + self.file_problems.get(row.number, []) + self._cell_problems(row)
         if problems:
-            return RowResult(row.number, email, "failed", errors=[p.as_json() for p in problems])
+            return RowResult(row.number, email, "failed", errors=[p.as_stored() for p in problems])
         try:
             with self.ctx.session.begin_nested():  # the row's savepoint: kept unless the row raises
                 status, user_id = self._apply(row)
@@ -121,10 +121,10 @@ class Importer:
             return RowResult(row.number, email, "unchanged", unchanged.user_id)
         except _RowRefused as refused:
             self._forget_rolled_back()
-            return RowResult(row.number, email, "failed", errors=[e.as_json() for e in refused.errors])
+            return RowResult(row.number, email, "failed", errors=[e.as_stored() for e in refused.errors])
         except ServiceError as exc:
             self._forget_rolled_back()
-            return RowResult(row.number, email, "failed", errors=[e.as_json() for e in _as_cells(exc.errors, row.number)])
+            return RowResult(row.number, email, "failed", errors=[e.as_stored() for e in _as_cells(exc.errors, row.number)])
         return RowResult(row.number, email, status, user_id)
 
     def _forget_rolled_back(self) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile  # what request.form() holds (FastAPI's is a subclass)
 
 from switchboard.accounts import tenancy
 from switchboard.console.web import FormDep, FormErrors, ViewerDep, flash, language, redirect, refused_form, render

@@ -113,7 +113,7 @@ def user_summaries(session: Session, user_ids: list[str]) -> dict[str, dict[str,
                            .where(MivbService.user_id.in_(user_ids))).all()
     for user_id, location, category in rows:
         licences = [f"{PRODUCT_NAME}: {category}" if category else PRODUCT_NAME]
-        summaries[user_id] = {"extensions": [], "licences": licences, "location": location}
+        summaries[user_id] = {"extensions": [], "licences": licences, "location": location, "category": category}
     for user_id, dn in session.execute(select(Phone.user_id, Phone.dn).where(Phone.user_id.in_(user_ids))
                                        .order_by(Phone.user_id, Phone.position)).all():
         summaries[user_id]["extensions"].append(dn)

@@ -38,6 +38,7 @@ from switchboard.console.web import (
 )
 from switchboard.core import i18n
 from switchboard.core.errors import ServiceError
+from switchboard.core.i18n import N_
 from switchboard.mivb import history, pins
 from switchboard.mivb import service as mivb
 from switchboard.mivb.phone_types import COR_FIELDS, COS_FIELDS, PHONE_TYPES
@@ -76,7 +77,7 @@ def _sync_errors(gettext, config: dict[str, Any]) -> list[dict[str, Any]]:
         phone = phones.get(error.get("phone_id") or "")
         target = f"phone-{phone['id']}" if phone else _programming_target(error.get("field"))
         where = _phone_label(gettext, phone) if phone else gettext("Service programming")
-        listed.append({"target": target, "where": where, "message": error.get("message", ""),
+        listed.append({"target": target, "where": where, "message": i18n.localize(error.get("message", ""), gettext),
                        "code": error.get("code"), "from_pbx": error.get("source") == "pbx"})
     return listed
 
@@ -86,11 +87,25 @@ def _programming_target(field: str | None) -> str:
     return f"field-programming-{name}" if name in ("group", "user_pin", "location", "department") else "sync-panel"
 
 
-def _form_errors_listed(errors: FormErrors, form: str | None) -> list[dict[str, Any]]:
+# The label of a form field, so that an error list names the field it is about.
+FIELD_LABELS = {"external_phone.number": N_("External number"), "external_phone": N_("External phone"),
+                "acd_agent": N_("ACD agent"), "dn": N_("DN"), "mac": N_("MAC address"), "model": N_("Model"),
+                "type": N_("Phones"), "service_category": N_("Service category"), "user_pin": N_("User pin"),
+                "group": N_("Group"), "location": N_("Location"), "department": N_("Department")}
+
+
+def field_label(gettext, field: str | None) -> str:
+    """"external_phone.number" is "External number"; "programming.group", "Group"."""
+    label = FIELD_LABELS.get(field or "") or FIELD_LABELS.get((field or "").removeprefix("programming."))
+    return gettext(label) if label else ""
+
+
+def _form_errors_listed(gettext, errors: FormErrors, form: str | None) -> list[dict[str, Any]]:
     listed = []
     for field, message in errors.all:
         target = field_dom_id(form, field) if field and form else "configuration"
-        listed.append({"target": target, "where": "", "message": message, "code": None, "from_pbx": False})
+        listed.append({"target": target, "where": field_label(gettext, field), "message": message, "code": None,
+                       "from_pbx": False})
     return listed
 
 
@@ -137,7 +152,8 @@ def page_context(request: Request, viewer: Viewer, account_id: str, user_id: str
         context["pin_policy"] = policy
         context["pin_rules"] = pins.requirements(pins.Policy(**policy))
         context.update(_history(request, viewer, account_id, user_id, gettext))
-    listed = _form_errors_listed(context["errors"], context["form"])
+    context["field_label"] = lambda field: field_label(gettext, field)
+    listed = _form_errors_listed(gettext, context["errors"], context["form"])
     if config:
         listed += _sync_errors(gettext, config)
     context["error_list"] = listed
@@ -221,11 +237,16 @@ def remove_product(request: Request, account_id: str, user_id: str, viewer: View
 @router.post(USER + "/mivb/service")
 def choose_category(request: Request, account_id: str, user_id: str, viewer: ViewerDep, form: FormDep):
     values = {"service_category": form.get("service_category", "")}
+    upgrade = any(p["status"] == "configured" for p in mivb.list_products(viewer.ctx, account_id, user_id))
     try:
-        mivb.choose_category(viewer.ctx, account_id, user_id, values)
+        config = mivb.choose_category(viewer.ctx, account_id, user_id, values)
     except ServiceError as exc:
         return _refused(request, viewer, account_id, user_id, exc, form="category", values=values, dialog="category")
-    flash(request, "Service category applied.")
+    if upgrade:  # an upgrade keeps the phones and the programming (mivb.subscriptions.apply_category)
+        flash(request, "Service upgraded to %(name)s: the phones and the service programming are kept.",
+              name=config["service_category_name"])
+    else:
+        flash(request, "Service category applied.")
     return redirect(_user_url(account_id, user_id, "configuration"))
 
 
@@ -278,7 +299,7 @@ def _phone_input(form: dict[str, str]) -> dict[str, Any]:
     if kind is not None and kind.allows("acd_agent"):
         data["acd_agent"] = form.get("acd_agent") == "on"
     if kind is not None and kind.allows("external_phone") and form.get("external_phone") == "on":
-        data["external_phone"] = {"number": form.get("external_number", "")}
+        data["external_phone"] = _external(form)
     return data
 
 
@@ -296,6 +317,12 @@ def add_phone(request: Request, account_id: str, user_id: str, viewer: ViewerDep
         show_once(request, viewer, _sip_key(user_id), {"dn": phone["dn"], "sip": phone["sip"]})
         return redirect(_user_url(account_id, user_id, "new-sip"))
     return redirect(_user_url(account_id, user_id, f"phone-{phone['id']}"))
+
+
+def _external(form: dict[str, str]) -> dict[str, str]:
+    # A number left blank is a number not given: "This field is required.", not "not E.164".
+    number = form.get("external_number", "").strip()
+    return {"number": number} if number else {}
 
 
 def _phone_changes(form: dict[str, str], phone_type: str) -> dict[str, Any]:
@@ -317,8 +344,7 @@ def _phone_changes(form: dict[str, str], phone_type: str) -> dict[str, Any]:
     if kind.allows("acd_agent"):
         changes["acd_agent"] = form.get("acd_agent") == "on"
     if kind.allows("external_phone"):
-        changes["external_phone"] = ({"number": form.get("external_number", "")}
-                                     if form.get("external_phone") == "on" else None)
+        changes["external_phone"] = _external(form) if form.get("external_phone") == "on" else None
     return changes
 
 

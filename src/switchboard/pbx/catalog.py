@@ -18,7 +18,7 @@ from switchboard.core.db import utcnow
 from switchboard.core.hooks import Hook
 from switchboard.core.uow import end_read_transaction, has_written
 from switchboard.pbx.connection import PbxUnavailable, open_connector, target_of
-from switchboard.pbx.connector import PbxBadResponse, PbxError
+from switchboard.pbx.connector import BAD_CATALOG, PbxBadResponse, PbxError
 from switchboard.pbx.models import MivbCatalog
 
 # (ctx, account_id, dns_in_use): the PBX said which DNs it uses (numbering keeps them
@@ -79,7 +79,7 @@ def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
         try:
             data = _Catalog.model_validate(raw).model_dump()
         except ValidationError as exc:
-            raise PbxBadResponse(f"The PBX's catalogue is malformed ({exc.error_count()} problems).") from None
+            raise PbxBadResponse(BAD_CATALOG % {"count": exc.error_count()}) from None
     except PbxError as exc:
         if cached is not None:
             return _view(cached, True)

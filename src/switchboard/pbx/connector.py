@@ -12,11 +12,30 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from switchboard.core.config import Network
+from switchboard.core.i18n import N_, composed
 
 # What every failure to reach the PBX reads (refused, timeout, unknown name, TLS, an
 # address outside the allowed networks, something that is not a gateway): one sentence,
 # so "Test connection" cannot be used to map which hosts and ports answer.
-UNREACHABLE = "The PBX did not answer at this address."
+UNREACHABLE = composed(N_("The PBX did not answer at this address."))
+
+# What a connector says went wrong, stored in English (the sync state, the last
+# connection test, the API) and shown in the reader's language (core.i18n.localize).
+# "said" is the PBX's own words, kept as it said them.
+UNAVAILABLE = composed(N_("The PBX is unavailable: %(said)s"))
+ANSWERED_AN_ERROR = composed(N_("The PBX answered with an error: %(said)s"))
+REFUSED = composed(N_("The PBX refused the request (HTTP %(status)s): %(said)s"))
+REFUSED_CREDENTIALS = composed(N_("The PBX refused the credentials of this connection."))
+BAD_PUSH_ANSWER = composed(N_("The PBX answered a push with an unexpected body (%(count)s problems)."))
+SILENT_REFUSAL = composed(N_("The PBX refused a push without saying why."))
+BAD_USER_LIST = composed(N_("The PBX's user list is not a list of users."))
+TOO_LARGE = composed(N_("The PBX's answer is larger than %(limit)s bytes."))
+NOT_JSON = composed(N_("The PBX answered (HTTP %(status)s) with something that is not JSON."))
+NOT_AN_OBJECT = composed(N_("The PBX's answer is not a JSON object."))
+BAD_CATALOG = composed(N_("The PBX's catalogue is malformed (%(count)s problems)."))
+# What the sync worker records when it could not even try.
+NOT_CONNECTED = composed(N_("This account is not connected to a MiVoice Business yet."))
+UNEXPECTED = composed(N_("Unexpected error while pushing: %(kind)s"))
 
 
 @dataclass(frozen=True)

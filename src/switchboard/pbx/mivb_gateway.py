@@ -12,6 +12,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from switchboard.core.config import Network
 from switchboard.pbx.connector import (
+    ANSWERED_AN_ERROR,
+    BAD_PUSH_ANSWER,
+    BAD_USER_LIST,
+    NOT_AN_OBJECT,
+    NOT_JSON,
+    REFUSED,
+    REFUSED_CREDENTIALS,
+    SILENT_REFUSAL,
+    TOO_LARGE,
+    UNAVAILABLE,
     UNREACHABLE,
     PbxBadResponse,
     PbxIssue,
@@ -110,9 +120,9 @@ class MivbGatewayConnector:
         try:
             parsed = _PushBody.model_validate(body)
         except ValidationError as exc:
-            raise PbxBadResponse(f"The PBX answered a push with an unexpected body ({exc.error_count()} problems).")
+            raise PbxBadResponse(BAD_PUSH_ANSWER % {"count": exc.error_count()})
         if status == 422 and not parsed.errors:
-            raise PbxBadResponse("The PBX refused a push without saying why.")
+            raise PbxBadResponse(SILENT_REFUSAL)
         return PushOutcome(
             user=parsed.user,
             phones=[PhoneOutcome(r.phone, r.status, [_issue(e) for e in r.errors]) for r in parsed.results],
@@ -132,7 +142,7 @@ class MivbGatewayConnector:
         users = body.get("users")
         if not isinstance(users, list) or not all(isinstance(u, dict) and isinstance(u.get("user_key"), str)
                                                   for u in users):
-            raise PbxBadResponse("The PBX's user list is not a list of users.")
+            raise PbxBadResponse(BAD_USER_LIST)
         return users
 
     def close(self) -> None:
@@ -157,13 +167,12 @@ class MivbGatewayConnector:
         said = issues[0].message if issues else f"HTTP {status}"
         # Our stable code first; the PBX's own words stay in the message.
         if status == 503:
-            raise PbxUnreachable(f"The PBX is unavailable: {said}")
+            raise PbxUnreachable(UNAVAILABLE % {"said": said})
         if status >= 500 or status == 429:
-            raise PbxTransient(f"The PBX answered with an error: {said}")
+            raise PbxTransient(ANSWERED_AN_ERROR % {"said": said})
         if status == 401:
-            raise PbxRefused("The PBX refused the credentials of this connection.",
-                             [PbxIssue("pbx_auth_failed", "The PBX refused the credentials of this connection.")])
-        raise PbxRefused(f"The PBX refused the request (HTTP {status}): {said}", issues or None)
+            raise PbxRefused(REFUSED_CREDENTIALS, [PbxIssue("pbx_auth_failed", REFUSED_CREDENTIALS)])
+        raise PbxRefused(REFUSED % {"status": status, "said": said}, issues or None)
 
     @staticmethod
     def _read_capped(response: httpx.Response) -> bytes:
@@ -171,7 +180,7 @@ class MivbGatewayConnector:
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
-                raise PbxBadResponse(f"The PBX's answer is larger than {MAX_RESPONSE_BYTES} bytes.")
+                raise PbxBadResponse(TOO_LARGE % {"limit": MAX_RESPONSE_BYTES})
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -184,7 +193,7 @@ class MivbGatewayConnector:
         except (ValueError, UnicodeDecodeError):
             if status >= 500:
                 return None  # a proxy's HTML error page: the status says enough
-            raise PbxBadResponse(f"The PBX answered (HTTP {status}) with something that is not JSON.") from None
+            raise PbxBadResponse(NOT_JSON % {"status": status}) from None
 
     @staticmethod
     def _issues(body: Any) -> list[PbxIssue]:
@@ -196,5 +205,5 @@ class MivbGatewayConnector:
     @staticmethod
     def _expect_object(status: int, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
-            raise PbxBadResponse("The PBX's answer is not a JSON object.")
+            raise PbxBadResponse(NOT_AN_OBJECT)
         return body

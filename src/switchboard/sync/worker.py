@@ -24,7 +24,7 @@ from switchboard.accounts.models import User
 from switchboard.core.db import utcnow
 from switchboard.mivb.desired_state import user_state
 from switchboard.mivb.models import MivbService
-from switchboard.pbx.connector import PbxConnector, PbxError, PbxIssue, PushOutcome
+from switchboard.pbx.connector import NOT_CONNECTED, UNEXPECTED, PbxConnector, PbxError, PbxIssue, PushOutcome
 from switchboard.pbx.models import MivbConnection
 from switchboard.core.runtime import Runtime
 from switchboard.sync.models import SyncJob, SyncStatus
@@ -225,7 +225,7 @@ class Worker:
     def _apply(self, job: SyncJob, plan, outcome: PushOutcome | None, failure: Exception | None,
                status: SyncStatus | None, now, newer_change: bool = False) -> JobResult:
         if plan is not None and plan["action"] == "not_connected":
-            errors = [{"code": "pbx_not_connected", "message": "This account is not connected to a MiVoice Business yet.",
+            errors = [{"code": "pbx_not_connected", "message": NOT_CONNECTED,
                        "source": "switchboard"}]
             self._set_status(status, "failed", errors, None, now)
             return JobResult(job.id, "failed", errors)
@@ -235,7 +235,7 @@ class Worker:
                 errors = [_issue_json(i, source) for i in failure.issues]
                 retryable = failure.retryable
             else:
-                errors = [{"code": "internal_error", "message": f"Unexpected error while pushing: {type(failure).__name__}",
+                errors = [{"code": "internal_error", "message": UNEXPECTED % {"kind": type(failure).__name__},
                            "source": "switchboard"}]
                 retryable = True
             give_up = not retryable or job.attempts >= self.retry.max_attempts
