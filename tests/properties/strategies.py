@@ -5,6 +5,16 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from switchboard.core.i18n import translations
+
+_FRENCH = translations("fr")
+
+
+def translated(message: str) -> bool:
+    """Whether a message id is in the French catalogue (so the console can show it in
+    French): a message id changed in the code and not in the catalogue is not."""
+    return _FRENCH.gettext(message) != message
+
 DIGITS = "0123456789"
 DN_CHARS = DIGITS + "*#"
 

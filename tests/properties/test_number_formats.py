@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from switchboard.core.errors import ValidationFailed
 from switchboard.core.validation import validate
 from switchboard.mivb.schemas import ExternalPhone, e164
-from switchboard.numbering.schemas import DnRangeCreate, is_dn
+from switchboard.numbering.schemas import DidRangeCreate, DnRangeCreate, is_dn
 from switchboard.numbering.spans import (
     MAX_DID_RANGE_SIZE,
     Mapping,
@@ -19,8 +19,10 @@ from switchboard.numbering.spans import (
     check_did_range,
     check_dn_range,
     dn_ranges_overlap,
+    mapping_of,
     split_dn,
 )
+from switchboard.numbering.models import DidRange, DnRange
 from tests.properties.strategies import (
     DIGITS,
     DN_CHARS,
@@ -31,10 +33,12 @@ from tests.properties.strategies import (
     oracle_is_prefix,
     prefixes,
     small_spans,
+    translated,
 )
 
 
 def codes(caught: pytest.ExceptionInfo) -> dict[str, str]:
+    assert all(translated(item.message) for item in caught.value.errors), caught.value.errors
     return {item.field: item.code for item in caught.value.errors}
 
 
@@ -182,8 +186,20 @@ def test_did_range_rules(digits, size, length_change):
 
 def test_did_range_size_limit_is_inclusive():
     assert check_did_range("+33100000000", f"+331{MAX_DID_RANGE_SIZE - 1:08d}").size == MAX_DID_RANGE_SIZE
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as caught:
         check_did_range("+33100000000", f"+331{MAX_DID_RANGE_SIZE:08d}")
+    assert caught.value.errors[0].params == {"max": MAX_DID_RANGE_SIZE}
+
+
+@given(dn_range_parts(), st.sampled_from([None, ""]))
+def test_the_span_of_a_range_row(parts, no_prefix):
+    prefix, start, end = parts
+    assert Span.of_dn_range(DnRange(prefix=prefix or no_prefix, start=start, end=end)) == Span(prefix, start, end)
+    did = DidRange(start="+3314" + start.rjust(7, "0"), end="+3314" + end.rjust(7, "0"), first_dn=None)
+    assert Span.of_did_range(did) == Span("+", did.start[1:], did.end[1:])
+    assert mapping_of(did) is None
+    did.first_dn = prefix + start
+    assert mapping_of(did) == Mapping.of(did.start, did.end, prefix + start)
 
 
 # ---------------------------------------------------------------- the DID -> DN mapping
@@ -242,6 +258,22 @@ def test_mappings_overlap_exactly_when_they_give_a_dn_two_dids(a, b):
     assert ma.overlaps(mb) is shared and mb.overlaps(ma) is shared
 
 
+@given(st.one_of(st.none(), st.just(""), near_numbers))
+@example("2100")
+@example("*7200")
+@example("12345678")
+def test_a_mapped_did_range_names_a_dn_or_none(first_dn):
+    body = {"start": "+33140000000", "end": "+33140000009", "first_dn": first_dn}
+    if not first_dn:
+        assert validate(DidRangeCreate, body).first_dn is None
+    elif oracle_is_dn(first_dn.strip()):
+        assert validate(DidRangeCreate, body).first_dn == first_dn.strip()
+    else:
+        with pytest.raises(ValidationFailed) as caught:
+            validate(DidRangeCreate, body)
+        assert codes(caught) == {"first_dn": "invalid_dn"}
+
+
 def test_a_mapping_whose_first_dn_is_at_the_top_maps_one_did():
     mapping = Mapping.of("+3314000000", "+3314000009", "9999")
     assert mapping.count == 1 and mapping.last_dn == "9999"
@@ -265,7 +297,7 @@ def test_e164_returns_normalised_e164_or_refuses(value):
     except ValueError:
         with pytest.raises(ValidationFailed) as caught:
             validate(ExternalPhone, {"number": value})
-        assert list(codes(caught)) == ["number"]
+        assert codes(caught) == {"number": "invalid_e164"}
         return
     assert normalised[0] == "+" and normalised[1:].isdigit() and normalised[1] != "0"
     assert 8 <= len(normalised) - 1 <= 15

@@ -51,6 +51,10 @@ def broken(problems: list) -> set[str]:
 @example("1234", pins.Policy(forbid_sequences=False), [])
 @example("98765432", pins.Policy(min_length=8), [])
 @example("²³⁴⁵", pins.Policy(), [])
+@example("123", pins.Policy(min_length=0), [])
+@example("321", pins.Policy(min_length=3), [])
+@example("11", pins.Policy(min_length=0), [])
+@example("0123456789", pins.Policy(), [])
 @example("٤٨٢١", pins.Policy(), [])
 def test_check_breaks_exactly_the_rules_the_policy_sets(pin, policy, dns):
     problems = pins.check(pin, policy, dns, field="f")
@@ -98,7 +102,7 @@ def _feed(monkeypatch, *candidates: str) -> list[str]:
 
     def choice(alphabet):
         digit = next(stream)
-        assert digit in alphabet
+        assert alphabet == "0123456789"
         drawn.append(digit)
         return digit
 
@@ -160,3 +164,8 @@ def test_requirements_list_the_rules_the_policy_sets(policy):
     assert ("Not a straight sequence (1234, 9876)." in rules) is policy.forbid_sequences
     assert ("Not one of the user's DNs." in rules) is policy.forbid_dn
     assert len(rules) == 1 + (policy.min_length > 0) + policy.forbid_repeated + policy.forbid_sequences + policy.forbid_dn
+
+
+def test_the_field_is_the_programming_pin_unless_told():
+    (problem,) = pins.check("1", pins.Policy(), [])
+    assert problem.field == "programming.user_pin"

@@ -23,7 +23,9 @@ from switchboard.core.validation import (
     unsafe_character,
     validate,
 )
+from switchboard.core.validation import _one_script
 from switchboard.mivb.schemas import normalise_mac
+from tests.properties.strategies import translated
 
 # The characters a name may not hold, as documented: control characters (category Cc),
 # bidi embeddings, overrides and isolates, zero-width characters and marks, BOM, word
@@ -43,6 +45,7 @@ class Named(StrictSchema):
 def refusal(body: dict) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as caught:
         validate(Named, body)
+    assert all(translated(e.message) for e in caught.value.errors), caught.value.errors
     return {e.field: e.code for e in caught.value.errors}
 
 
@@ -76,6 +79,10 @@ def test_any_trap_inside_a_name_is_refused(letters, trap, at):
     at = min(at, len(letters) - 1)
     name = letters[:at] + trap + letters[at:]
     assert refusal({"name": name}) == {"name": "invalid_character"}
+    if unicodedata.category(trap) != "Cc":  # the name's own rule, which names the character
+        with pytest.raises(ValidationFailed) as caught:
+            validate(Named, {"name": name})
+        assert caught.value.errors[0].params == {"codepoint": f"{ord(trap):04X}"}
 
 
 # ---------------------------------------------------------------- e-mails
@@ -161,7 +168,7 @@ def test_anything_else_is_refused(value):
     else:
         with pytest.raises(PydanticCustomError) as caught:
             normalise_mac(value)
-        assert caught.value.type == "invalid_mac"
+        assert caught.value.type == "invalid_mac" and translated(caught.value.message_template)
 
 
 def test_no_mac_is_none():
@@ -221,3 +228,37 @@ def test_line_breaks_are_allowed_only_where_a_field_says_so(text, brk):
     others = any(c in CONTROLS - {"\t", "\n", "\r"} for c in text)
     assert has_control_character(value) is True
     assert has_control_character(value, line_breaks=True) is others
+
+
+def test_letters_of_one_writing_system_are_one_script():
+    assert scripts_of("山田たろうカタカナ") == {"CJK"}  # kanji, hiragana and katakana written together
+    assert scripts_of("Zoë-Chloé 42") == {"LATIN"}
+    assert scripts_of("Ζωή") == {"GREEK"} and scripts_of("2000 *#") == set()
+
+
+def test_an_email_that_is_not_text_is_refused_not_a_crash():
+    with pytest.raises(ValidationFailed) as caught:
+        validate(Named, {"name": "n", "email": 5})
+    assert [e.field for e in caught.value.errors] == ["email"]
+
+
+@pytest.mark.parametrize("trap", ["\u200b", "\u202e", "\x1b"])
+def test_the_email_rule_itself_refuses_invisible_characters(trap):
+    """email-validator refuses these first; the rule stands on its own all the same."""
+    with pytest.raises(PydanticCustomError) as caught:
+        _one_script(f"a{trap}b@example.com")
+    assert (caught.value.type, caught.value.message_template) == ("invalid_email", "Enter a valid e-mail address.")
+    assert _one_script("ab@example.com") == "ab@example.com"
+
+
+def test_a_pydantic_model_is_searched_like_its_fields():
+    assert has_control_character(Named.model_construct(name="a\x00b")) is True
+    assert has_control_character(Named(name="ab")) is False
+
+
+@pytest.mark.parametrize("body, path", [
+    ("\x00", ""), ({"a": "\x00"}, "a"), ({"a": ["x", "y\x00"]}, "a[1]"), ({"a": {"b": "\x07"}}, "a.b"),
+    ([{"a": "ok"}, {"b": "\x1b"}], "[1].b"), ({"ok": "x", "k\x00": "v"}, ""), ({"a": {"k\n": 1}}, "a"),
+])
+def test_the_path_of_the_first_control_character(body, path):
+    assert first_control_character(body) == path

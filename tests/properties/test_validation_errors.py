@@ -139,3 +139,25 @@ def test_invalid_character_names_its_field():
     refusal = invalid_character("q")
     assert (refusal.code, refusal.errors[0].field) == ("invalid_character", "q")
     assert invalid_character().errors[0].field is None
+
+
+def test_an_assertion_keeps_its_own_message_as_the_message_id():
+    class Asserted(StrictSchema):
+        value: str
+
+        @field_validator("value")
+        @classmethod
+        def _check(cls, value):
+            if value != "ok":
+                raise AssertionError("Must be ok.")  # (no assert statement: pytest would rewrite it)
+            return value
+
+    with pytest.raises(ValidationFailed) as caught:
+        validate(Asserted, {"value": "no"})
+    (item,) = caught.value.errors
+    assert (item.code, item.message) == ("invalid", "Must be ok.")
+
+
+def test_the_control_character_refusal_reads_the_same_everywhere():
+    refusal = invalid_character("q")
+    assert refusal.errors[0].message == "Must not contain control characters (such as a NUL byte or a line break)."
