@@ -7,7 +7,7 @@ PORT   ?= 8000
 SIM_PORT ?= 0
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgresql bench chromium clean messages chaos chaos-run
+.PHONY: install run test test-sqlite test-postgresql bench chromium clean messages chaos chaos-run mutation properties-long
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,13 +34,26 @@ bench: install
 # through the API while processes are killed, on a private PostgreSQL cluster of its own
 # (initdb in a temporary directory, restarted mid-run, removed at the end; never the
 # shared server). Extra options: make chaos CHAOS_ARGS="--users 200 --seed 3".
-chaos: chaos-run
+chaos: chaos-run mutation
 
 chaos-run: install
 	$(BIN)/python -m switchboard.testing.chaos --users 1000 --write-docs docs/reliability.md $(CHAOS_ARGS)
 
+# Mutation testing (docs/reliability.md): mutmut on the pin policy, the validators and the
+# span arithmetic ([tool.mutmut] in pyproject.toml), at low priority; then the score of
+# each module, which must be at least 80 % killed.
+mutation: install
+	rm -rf mutants
+	HYPOTHESIS_PROFILE=mutation nice -n 10 $(BIN)/mutmut run --max-children $(or $(MUTATION_CHILDREN),2) >mutants.log 2>&1 \
+	  || { tail -40 mutants.log; exit 1; }
+	$(BIN)/python -m switchboard.testing.mutation_report --min 80 --write-docs docs/reliability.md
+
+# The Hypothesis properties with many more examples (fresh randomness each run).
+properties-long: install
+	HYPOTHESIS_PROFILE=long nice -n 10 $(BIN)/python -m pytest -q tests/properties
+
 clean:
-	rm -rf $(VENV) var test-output
+	rm -rf $(VENV) var test-output mutants mutants.log
 
 messages: install
 	$(BIN)/python -m switchboard.i18n_catalog update

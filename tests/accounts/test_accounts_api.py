@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.factories import make_account
+from tests.factories import PASSWORD, make_account
 
 
 def test_partner_admin_creates_views_edits_and_deletes(client, tenant_a, login):
@@ -89,9 +89,13 @@ def test_account_admin_reads_own_account_but_cannot_manage_accounts(client, tena
 
 def test_deleting_an_account_removes_its_users(client, tenant_a, login):
     headers = login(tenant_a.partner_admin.email)
+    user_token = login(tenant_a.user.email)  # the right password: it works before
+    assert client.get("/api/v1/me", headers=user_token).status_code == 200
     assert client.delete(f"/api/v1/accounts/{tenant_a.account.id}", headers=headers).status_code == 204
-    response = client.post("/api/v1/auth/token", json={"email": tenant_a.user.email, "password": "x" * 8})
-    assert response.status_code == 401
+    # the user is gone: the right password no longer signs in, the token taken before is dead
+    response = client.post("/api/v1/auth/token", json={"email": tenant_a.user.email, "password": PASSWORD})
+    assert response.status_code == 401 and response.json()["errors"][0]["code"] == "invalid_credentials"
+    assert client.get("/api/v1/me", headers=user_token).status_code == 401
     # the e-mail is free again
     other = client.post("/api/v1/accounts", headers=headers, json={"name": "Again"}).json()
     again = client.post(f"/api/v1/accounts/{other['id']}/users", headers=headers, json={

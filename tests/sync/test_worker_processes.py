@@ -131,18 +131,28 @@ def test_two_workers_share_200_users_under_faults(committed_factory, runtime, si
     assert states["succeeded"] >= len(users)
     with unit_of_work(world.factory) as session:
         attempts = session.scalar(select(func.sum(SyncJob.attempts)).where(SyncJob.account_id == world.account_id))
+        retried = session.scalar(select(func.count()).select_from(SyncJob).where(
+            SyncJob.account_id == world.account_id, SyncJob.attempts > 1))
         claimed_by = set(session.scalars(select(SyncJob.claimed_by).where(SyncJob.account_id == world.account_id,
                                                                           SyncJob.state == "succeeded")).all())
         assert drift.verify(world.ctx(session), world.account_id) == []
     assert len(claimed_by) >= 2, "both worker processes should have taken a share"
+    # the faults had their effect: the PBX failed requests with injected errors and while
+    # it was down, each such failure failed a push attempt, and each was tried again
+    injected = faults["injected"]
+    assert injected["errors"] >= 20 and injected["down"] >= 1, injected
+    failed_attempts = attempts - states["succeeded"]
+    assert failed_attempts >= injected["errors"] + injected["down"] - 5, (attempts, states, injected)
+    assert retried >= 10, "jobs should have needed more than one attempt"
     on_pbx = sim_users(sim_api)
     assert set(on_pbx) == set(users)
     assert all(on_pbx[u]["location"] == "Lyon" for u in users[:40])  # the later state won everywhere
     record("sync-two-workers", {
         "users": len(users), "phones": sum(len(u["phones"]) for u in on_pbx.values()),
         "setup_seconds": round(setup_seconds, 1), "seconds_to_converge": round(seconds, 1),
-        "jobs": states, "push_attempts": attempts, "failed_attempts_retried": attempts - states["succeeded"],
+        "jobs": states, "push_attempts": attempts, "failed_attempts_retried": failed_attempts, "jobs_retried": retried,
         "error_rate": 0.25, "pbx_down_seconds": 2, "worker_ids": len(claimed_by), "pbx_revision": faults["revision"],
+        "injected_errors": injected["errors"], "refused_while_down": injected["down"],
     })
 
 

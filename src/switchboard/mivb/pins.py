@@ -9,6 +9,9 @@ from switchboard.core.errors import ErrorItem
 from switchboard.core.i18n import N_
 
 MAX_LENGTH = 8
+# ASCII digits only: str.isdigit() also takes superscripts and other scripts' digits
+# ("²³⁴⁵", "٤٨٢١"), which a phone's keypad cannot dial (and int() of "²" fails).
+DIGITS = frozenset("0123456789")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ def _is_sequence(pin: str) -> bool:
 
 def check(pin: str, policy: Policy, dns: list[str], field: str = "programming.user_pin") -> list[ErrorItem]:
     """Every rule the pin breaks (an empty list when it is fine)."""
-    if not pin.isdigit() and pin != "":
+    if not set(pin) <= DIGITS:
         return [ErrorItem("invalid_pin", "A user pin has digits only.", field)]
     if len(pin) > MAX_LENGTH:
         return [ErrorItem("invalid_pin", "A user pin has at most 8 digits.", field)]

@@ -13,16 +13,18 @@ from switchboard.core.validation import MAX_PHONE_NUMBER_LENGTH, PlainText, Stri
 from switchboard.mivb.phone_types import NAMES
 
 PhoneType = Literal[NAMES]  # type: ignore[valid-type]
-MAC = re.compile(r"^[0-9A-F]{12}$")
+MAC = re.compile(r"[0-9A-Fa-f]{12}")
 
 
 def normalise_mac(value: str | None) -> str | None:
+    """12 hexadecimal digits, upper case; separators (: . - and spaces) dropped. The digits
+    are checked before upper-casing: "ﬀ" upper-cases to "FF" but is no hex digit."""
     if value in (None, ""):
         return None
-    cleaned = re.sub(r"[\s:.\-]", "", value).upper()
-    if not MAC.match(cleaned):
+    cleaned = re.sub(r"[\s:.\-]", "", value)
+    if not MAC.fullmatch(cleaned):
         raise PydanticCustomError("invalid_mac", "A MAC address is 12 hexadecimal digits, such as 08:00:0F:12:34:56.")
-    return cleaned
+    return cleaned.upper()
 
 
 def _phone_number(value: str | None, info: ValidationInfo) -> str | None:

@@ -106,8 +106,10 @@ class Guard:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if faults.down:
+            faults.injected["down"] += 1
             return error_response(503, "pbx_unavailable", "The MiVoice Business system is not reachable.")
         if faults.error_rate and self.rng.random() < faults.error_rate:
+            faults.injected["errors"] += 1
             if self.rng.random() < 0.5:
                 return error_response(500, "internal_error", "The PBX gateway failed to process the request.")
             return error_response(503, "pbx_busy", "The MiVoice Business system is busy; try again later.")
@@ -154,7 +156,7 @@ def create_app(pbx: Pbx, username: str, password: str, rng: random.Random | None
         return JSONResponse({"user_key": key, "deleted": True})
 
     async def sim_state(request: Request) -> JSONResponse:
-        return JSONResponse({**pbx.sim_state(), "faults": faults.as_dict()})
+        return JSONResponse({**pbx.sim_state(), "faults": faults.as_dict(), "injected": dict(faults.injected)})
 
     async def set_faults(request: Request) -> JSONResponse:
         faults.merge(parse(FaultsIn, await read_json(request), status=422))

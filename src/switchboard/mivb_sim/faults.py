@@ -1,6 +1,6 @@
 """Failures the simulator can be told to show, for tests and demos."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .schema import FaultsIn
@@ -13,6 +13,9 @@ class Faults:
     error_rate: float = 0.0
     reject_dn: str | None = None
     garbage: bool = False
+    # How many requests each fault has failed since the faults were last cleared (what a
+    # test reads to know its faults had an effect); not a setting.
+    injected: dict[str, int] = field(default_factory=lambda: {"errors": 0, "down": 0})
 
     def merge(self, update: FaultsIn) -> None:
         """Apply the fields the client sent; `"reject": null` clears the reject fault."""
@@ -28,6 +31,7 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out.pop("injected")
         reject_dn = out.pop("reject_dn")
         out["reject"] = {"dn": reject_dn} if reject_dn is not None else None
         return out
