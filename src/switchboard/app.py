@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Match
 
 from switchboard import __version__
 from switchboard.accounts import api as accounts_api
@@ -205,14 +206,20 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         title = STATUS_TITLES.get(exc.status_code, "Error")
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method of the address, not only the first route's
+            headers = {**(headers or {}), "Allow": allowed_methods(request.app, request.scope)}
         if _is_api(request):
             code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
             return problem_response(exc.status_code, title, [ErrorItem(code, str(exc.detail) or title)],
-                                    headers=getattr(exc, "headers", None))
+                                    headers=headers)
         if exc.status_code == 404:
             return await service_error(request, NotFound("not_found", "This page does not exist."))
         if exc.status_code == 405:
-            return method_not_allowed(request)
+            response = method_not_allowed(request)
+            if response.status_code == 405:
+                response.headers["Allow"] = headers["Allow"]
+            return response
         return PlainTextResponse(title, status_code=exc.status_code)
 
     @app.exception_handler(LoginRequired)
@@ -224,6 +231,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         error = ServiceError("csrf_failed", "This form has expired. Reload the page and try again.")
         error.status = 403
         return render(request, "error.html", {"status": 403, "error": error}, status_code=403)
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope: dict) -> str:
+    """The Allow header of a 405 (RFC 9110): every method some route answers at this
+    address. FastAPI makes one route per method, and Starlette's 405 named only one's."""
+    return ", ".join(method for method in HTTP_METHODS if any(
+        route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes))
 
 
 def _install_operational_routes(app: FastAPI, metrics: Metrics) -> None:
