@@ -23,6 +23,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
 from schemathesis import checks
+from schemathesis.config import SchemathesisConfig
 from sqlalchemy.orm import sessionmaker
 
 from switchboard.app import create_app
@@ -33,18 +34,30 @@ from tests.factories import PASSWORD, make_tenant
 from tests.http import api_world
 
 EXAMPLES = int(os.environ.get("SWITCHBOARD_API_EXAMPLES", "8"))
+# `make chaos-api`: every phase for every role, and another draw each run.
+LONG = os.environ.get("SWITCHBOARD_API_LONG", "") == "1"
 STATS: Counter = Counter()
 
 # One app for the module; its sessions are bound to the world's connection by `world`.
 FACTORY = sessionmaker(join_transaction_mode="create_savepoint", expire_on_commit=False)
 APP = create_app(Settings(var_dir=tempfile.mkdtemp(prefix="switchboard-api-"), database_url="sqlite://",
                           secret_key="test-secret-key-for-switchboard"), FACTORY)
-schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
+
+
+def _schema(coverage: bool):
+    """The served document, with schemathesis' coverage phase (every boundary and every
+    wrong type, field by field, and undeclared methods) or without it (examples and
+    fuzzing only)."""
+    config = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": coverage}}})
+    loaded = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP, config=config)
+    loaded.hook(flatmap_path_parameters)
+    return loaded
+
 
 # Schema-valid input can still break a rule (a DN range that overlaps, an empty CSV):
 # 409/422 are answers, not defects. Timings are measured apart, never asserted.
 EXCLUDED = [checks.positive_data_acceptance, checks.max_response_time]
-SETTINGS = hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+SETTINGS = hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not LONG,
                                suppress_health_check=list(hypothesis.HealthCheck))
 
 # A path parameter is drawn as a choice, resolved against the world when the request is
@@ -53,7 +66,6 @@ SETTINGS = hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=No
 REAL, FOREIGN = "zz-real-", "zz-foreign-"
 
 
-@schema.hook
 def flatmap_path_parameters(context, path_parameters):
     if not path_parameters:
         return st.just(path_parameters)
@@ -125,11 +137,15 @@ def world(world_connection, tmp_path_factory):
 
 
 def _report() -> None:
-    if STATS["requests"]:
-        statuses = ", ".join(f"{code}: {n}" for (kind, code), n in sorted(
-            (k, v) for k, v in STATS.items() if isinstance(k, tuple) and k[0] == "status"))
-        print(f"\nschemathesis: {STATS['requests']} requests ({EXAMPLES} examples per operation and role), "
-              f"{STATS['seconds']:.1f} s in the app; statuses {statuses}")
+    """The figures for docs/reliability.md (pytest -s shows them)."""
+    if not STATS["requests"]:
+        return
+    def table(kind):
+        return ", ".join(f"{key}: {n}" for (k, key), n in sorted(
+            ((k, v) for k, v in STATS.items() if isinstance(k, tuple) and k[0] == kind), key=str))
+    print(f"\nschemathesis: {STATS['requests']} requests ({EXAMPLES} fuzzed examples per operation and role"
+          f"{', coverage phase for every role' if LONG else ''}), {STATS['seconds']:.1f} s in the app\n"
+          f"  by role: {table('role')}\n  by phase: {table('phase')}\n  by status: {table('status')}")
 
 
 def _call(case, role: str, world: api_world.World, connection) -> None:
@@ -142,6 +158,8 @@ def _call(case, role: str, world: api_world.World, connection) -> None:
         STATS["seconds"] += time.perf_counter() - started
         STATS["requests"] += 1
         STATS["status", response.status_code] += 1
+        STATS["role", role] += 1
+        STATS["phase", case.meta.phase.name.value if case.meta else "explicit"] += 1
         if os.environ.get("SWITCHBOARD_API_TRACE"):
             meta = case.meta
             with open(os.environ["SWITCHBOARD_API_TRACE"], "a") as trace:
@@ -152,19 +170,24 @@ def _call(case, role: str, world: api_world.World, connection) -> None:
         savepoint.rollback()
 
 
-@schema.parametrize()
+# The coverage phase is deterministic and the largest: in `make test` the partner admin,
+# who may call every operation, runs it; the two other roles run examples and fuzzing.
+partner_schema, account_admin_schema, user_schema = _schema(True), _schema(LONG), _schema(LONG)
+
+
+@partner_schema.parametrize()
 @SETTINGS
 def test_as_partner_admin(case, world, world_connection):
     _call(case, "partner_admin", world, world_connection)
 
 
-@schema.parametrize()
+@account_admin_schema.parametrize()
 @SETTINGS
 def test_as_account_admin(case, world, world_connection):
     _call(case, "account_admin", world, world_connection)
 
 
-@schema.parametrize()
+@user_schema.parametrize()
 @SETTINGS
 def test_as_plain_user(case, world, world_connection):
     _call(case, "user", world, world_connection)
