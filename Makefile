@@ -7,7 +7,7 @@ PORT   ?= 8000
 SIM_PORT ?= 0
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgresql bench chromium clean messages chaos chaos-run mutation properties-long
+.PHONY: install run test test-sqlite test-postgresql bench chromium clean messages chaos chaos-run mutation properties-long chaos-api
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ bench: install
 # through the API while processes are killed, on a private PostgreSQL cluster of its own
 # (initdb in a temporary directory, restarted mid-run, removed at the end; never the
 # shared server). Extra options: make chaos CHAOS_ARGS="--users 200 --seed 3".
-chaos: chaos-run mutation
+chaos: chaos-run mutation chaos-api
 
 chaos-run: install
 	$(BIN)/python -m switchboard.testing.chaos --users 1000 --write-docs docs/reliability.md $(CHAOS_ARGS)
@@ -51,6 +51,15 @@ mutation: install
 # The Hypothesis properties with many more examples (fresh randomness each run).
 properties-long: install
 	HYPOTHESIS_PROFILE=long nice -n 10 $(BIN)/python -m pytest -q tests/properties
+
+# Schemathesis over the whole API, long (docs/reliability.md): every phase for every role,
+# API_EXAMPLES fuzzed examples per operation and role, a new draw each run, on SQLite then
+# PostgreSQL. `make test` runs the same file short.
+API_EXAMPLES ?= 100
+
+chaos-api: install
+	SWITCHBOARD_API_LONG=1 SWITCHBOARD_API_EXAMPLES=$(API_EXAMPLES) \
+	  $(BIN)/python -m switchboard.testing.run_all tests/http/test_schemathesis.py -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) var test-output mutants mutants.log

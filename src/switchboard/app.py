@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Match, Route
 
 from switchboard import __version__
 from switchboard.accounts import api as accounts_api
@@ -101,22 +102,14 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
     metrics.registry.register(SyncCollector(session_factory))
     app.state.metrics = metrics
 
-    app.include_router(imports_api.router)  # before the accounts routes: /users/export is not a user id
-    app.include_router(jobs_api.router)
-    app.include_router(adoption_api.router)
-    app.include_router(accounts_api.router)
-    app.include_router(audit_api.router)
-    app.include_router(numbering_api.router)
-    app.include_router(pbx_api.router)
-    app.include_router(mivb_api.router)
-    app.include_router(sync_api.router)
-    app.include_router(imports_views.router)  # before the accounts pages: /users/import is not a user id
-    app.include_router(adoption_views.router)
-    app.include_router(console_views.router)
-    app.include_router(accounts_views.router)
-    app.include_router(mivb_views.router)
-    app.include_router(mivb_settings_views.router)
-    app.include_router(sync_views.router)
+    # Order matters: /users/export and /users/import are not user ids.
+    routers = (imports_api.router, jobs_api.router, adoption_api.router, accounts_api.router, audit_api.router,
+               numbering_api.router, pbx_api.router, mivb_api.router, sync_api.router,
+               imports_views.router, adoption_views.router, console_views.router, accounts_views.router,
+               mivb_views.router, mivb_settings_views.router, sync_views.router)
+    for router in routers:
+        app.include_router(router)
+    app.state.routes = [route for router in routers for route in router.routes]  # for allowed_methods
     app.mount("/static", StaticFiles(packages=[("switchboard.console", "static")]), name="static")
 
     _install_error_handlers(app)
@@ -205,14 +198,21 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         title = STATUS_TITLES.get(exc.status_code, "Error")
+        headers = getattr(exc, "headers", None)
+        allow = allowed_methods(request.app, request.scope) if exc.status_code == 405 else ""
+        if allow:  # every method of the resource, not only the first route's
+            headers = {**(headers or {}), "Allow": allow}
         if _is_api(request):
             code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
             return problem_response(exc.status_code, title, [ErrorItem(code, str(exc.detail) or title)],
-                                    headers=getattr(exc, "headers", None))
+                                    headers=headers)
         if exc.status_code == 404:
             return await service_error(request, NotFound("not_found", "This page does not exist."))
         if exc.status_code == 405:
-            return method_not_allowed(request)
+            response = method_not_allowed(request)
+            if response.status_code == 405 and allow:
+                response.headers["Allow"] = allow
+            return response
         return PlainTextResponse(title, status_code=exc.status_code)
 
     @app.exception_handler(LoginRequired)
@@ -224,6 +224,26 @@ def _install_error_handlers(app: FastAPI) -> None:
         error = ServiceError("csrf_failed", "This form has expired. Reload the page and try again.")
         error.status = 403
         return render(request, "error.html", {"status": 403, "error": error}, status_code=403)
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope: dict) -> str:
+    """The Allow header of a 405 (RFC 9110): the methods of the resource at this address.
+    FastAPI makes one route per method, and Starlette's 405 named only one's. A literal
+    segment makes another resource than a parameter: /users/export is not /users/{user_id}
+    (whose PATCH answers 404 there), so only the routes with the fewest parameters count."""
+    routes = [*app.state.routes, *(r for r in app.router.routes if isinstance(r, Route))]
+    found: dict[str, int] = {}
+    for method in HTTP_METHODS:
+        for route in routes:
+            match, child = route.matches({**scope, "method": method})
+            if match == Match.FULL:
+                found[method] = len(child.get("path_params") or {})
+                break
+    fewest = min(found.values(), default=0)
+    return ", ".join(method for method, params in found.items() if params == fewest)
 
 
 def _install_operational_routes(app: FastAPI, metrics: Metrics) -> None:

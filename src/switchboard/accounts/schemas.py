@@ -76,15 +76,21 @@ class AccountOut(BaseModel):
     updated_at: datetime
 
 
+def _empty_is_none(schema: dict) -> None:
+    """The document says what the validator does: "" is accepted, as null."""
+    schema["anyOf"].insert(1, {"type": "string", "const": ""})
+
+
 class UserCreate(StrictSchema):
     first_name: PlainText = Field(min_length=1, max_length=100)
     last_name: PlainText = Field(min_length=1, max_length=100)
     email: Email = Field(max_length=320)
     role: Literal["user", "account_admin"] = "user"
-    # Also checked when stored: not the e-mail (accounts.auth.set_password).
-    password: NewPassword | None = None
+    # Also checked when stored: not the e-mail (accounts.auth.set_password). An empty
+    # text (a form's blank field) is no password, as null is; any other type is refused.
+    password: NewPassword | None = Field(default=None, json_schema_extra=_empty_is_none)
 
-    _blank = field_validator("password", mode="before")(lambda v: v or None)
+    _blank = field_validator("password", mode="before")(lambda v: None if v == "" else v)
 
 
 class UserUpdate(StrictSchema):

@@ -198,9 +198,11 @@ def invalid_character(field: str | None = None) -> ValidationFailed:
 class StrictSchema(BaseModel):
     """Base for every input schema: unknown fields are refused, strings are trimmed, and
     no text anywhere in it (nested lists, objects and keys included) holds a control
-    character."""
+    character. A JSON body is taken as its types say (strict): 0 is no boolean, false and
+    "5" no number, as the OpenAPI document promises; forms, CSV files and the CLI, whose
+    values are all text, go through validate(), which converts them."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -254,7 +256,7 @@ def validate(schema: type[Schema], data: Any, *, context: dict[str, Any] | None 
     if isinstance(data, BaseModel):  # read again, now with the context (an API body read by FastAPI)
         data = data.model_dump(exclude_unset=True)
     try:
-        return schema.model_validate(data, context=context)
+        return schema.model_validate(data, context=context, strict=False)
     except ValidationError as exc:
         raise ValidationFailed(errors=items_from_pydantic(exc.errors())) from None
 
