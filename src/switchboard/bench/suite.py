@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from switchboard.bench import allocation, fanout, world
+from switchboard.bench import allocation, api_single, fanout, onboarding, world
 from switchboard.bench.processes import stack
 from switchboard.bench.results import Figure
 from switchboard.bench.sizes import Sizes
@@ -27,6 +27,12 @@ def run_engine(engine: str, sizes: Sizes, only: set[int]) -> list[Figure]:
             running.start_server()
             running.start_workers()
             running.wait_workers_ready()
+            if 3 in only:
+                say(f"{engine}: 3. one user at a time through the API")
+                figures += api_single.measure(running, sizes, partner)
+            if 1 in only:
+                say(f"{engine}: 1. bulk onboarding")
+                figures += onboarding.measure(running, sizes, partner)
             if 2 in only:
                 say(f"{engine}: 2. many PBXs")
                 figures += fanout.measure(running, sizes, partner)
