@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from switchboard.bench import allocation, api_single, fanout, onboarding, world
+from switchboard.bench import allocation, api_single, fanout, onboarding, scale, world
 from switchboard.bench.processes import stack
 from switchboard.bench.results import Figure
 from switchboard.bench.sizes import Sizes
@@ -17,6 +17,16 @@ FIGURES = (1, 2, 3, 4, 5, 6, 7)
 
 def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def memory(running, sizes: Sizes) -> list[Figure]:
+    """Figure 7: the peak resident memory of the server and of the largest worker process
+    through the figures run before (VmHWM, read just before each was stopped)."""
+    common = {"engine": running.engine_name, "mode": sizes.mode, "size": "through figures 1-5"}
+    return [Figure("7. server peak RSS", value=round(running.peaks.get("server", 0)), unit="MB", target=300,
+                   better="lower", **common),
+            Figure("7. worker peak RSS", value=round(running.peaks.get("worker", 0)), unit="MB", target=200,
+                   better="lower", note="the largest worker process", **common)]
 
 
 def run_engine(engine: str, sizes: Sizes, only: set[int]) -> list[Figure]:
@@ -36,6 +46,12 @@ def run_engine(engine: str, sizes: Sizes, only: set[int]) -> list[Figure]:
             if 2 in only:
                 say(f"{engine}: 2. many PBXs")
                 figures += fanout.measure(running, sizes, partner)
+            if only & {4, 5}:
+                say(f"{engine}: 4-5. API and console at scale")
+                figures += [f for f in scale.measure(running, sizes, partner) if int(f.name[0]) in only]
+            running.stop_all()
+            if 7 in only:
+                figures += memory(running, sizes)
     if 6 in only:
         say(f"{engine}: 6. allocation")
         figures += allocation.figures(engine, sizes)
