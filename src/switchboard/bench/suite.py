@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import sys
 import time
+import traceback
 
 from switchboard.bench import allocation, api_single, fanout, onboarding, scale, world
 from switchboard.bench.processes import stack
+from switchboard.bench.profile import profiled
 from switchboard.bench.results import Figure
 from switchboard.bench.sizes import Sizes
 
 FIGURES = (1, 2, 3, 4, 5, 6, 7)
+# The figures run against the real processes, in this order (figure 4 also gives 5).
+STACK_FIGURES = ((3, "one user at a time through the API", api_single.measure),
+                 (1, "bulk onboarding", onboarding.measure),
+                 (2, "many PBXs", fanout.measure),
+                 (4, "API and console at scale", scale.measure))
 
 
 def say(message: str) -> None:
@@ -29,6 +36,17 @@ def memory(running, sizes: Sizes) -> list[Figure]:
                    better="lower", note="the largest worker process", **common)]
 
 
+def _guarded(number: int, label: str, engine: str, sizes: Sizes, measure) -> list[Figure]:
+    """The figure's entries; a figure that could not finish is one entry saying why (the
+    others still run)."""
+    try:
+        return measure()
+    except Exception as exc:  # reported in the table and results.json, the traceback on stderr
+        traceback.print_exc()
+        return [Figure(f"{number}. {label}", engine, None, "", mode=sizes.mode,
+                       note=f"did not finish: {type(exc).__name__}: {exc}"[:300])]
+
+
 def run_engine(engine: str, sizes: Sizes, only: set[int]) -> list[Figure]:
     figures: list[Figure] = []
     if only & {1, 2, 3, 4, 5, 7}:
@@ -37,22 +55,17 @@ def run_engine(engine: str, sizes: Sizes, only: set[int]) -> list[Figure]:
             running.start_server()
             running.start_workers()
             running.wait_workers_ready()
-            if 3 in only:
-                say(f"{engine}: 3. one user at a time through the API")
-                figures += api_single.measure(running, sizes, partner)
-            if 1 in only:
-                say(f"{engine}: 1. bulk onboarding")
-                figures += onboarding.measure(running, sizes, partner)
-            if 2 in only:
-                say(f"{engine}: 2. many PBXs")
-                figures += fanout.measure(running, sizes, partner)
-            if only & {4, 5}:
-                say(f"{engine}: 4-5. API and console at scale")
-                figures += [f for f in scale.measure(running, sizes, partner) if int(f.name[0]) in only]
+            for number, label, measure in STACK_FIGURES:
+                if number in only or (number == 4 and 5 in only):
+                    say(f"{engine}: {number}. {label}")
+                    with profiled(running, str(number)):
+                        figures += _guarded(number, label, engine, sizes,
+                                            lambda: [f for f in measure(running, sizes, partner)
+                                                     if int(f.name[0]) in only])
             running.stop_all()
             if 7 in only:
                 figures += memory(running, sizes)
     if 6 in only:
         say(f"{engine}: 6. allocation")
-        figures += allocation.figures(engine, sizes)
+        figures += _guarded(6, "allocation", engine, sizes, lambda: allocation.figures(engine, sizes))
     return figures
