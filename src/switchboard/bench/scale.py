@@ -6,11 +6,12 @@ millisecond), the percentiles per request kind; the rate is requests per second.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import httpx
 
@@ -40,6 +41,9 @@ class Scale:
     configured: list[str]
     users: int
     seeded_seconds: float
+    # which configured user gets the next desk phone (shared by the clients: each user gets
+    # one more phone in turn, never past the PBX's 8)
+    next_phone: Iterator[int] = field(default_factory=itertools.count)
 
 
 def seed(stack: Stack, sizes: Sizes, partner: world.Partner) -> Scale:
@@ -61,7 +65,6 @@ def seed(stack: Stack, sizes: Sizes, partner: world.Partner) -> Scale:
 def _requests(scale: Scale, rng: random.Random) -> dict[str, Callable[[httpx.Client, httpx.Client], httpx.Response]]:
     base = f"/api/v1/accounts/{scale.big.id}"
     pages = max(1, len(scale.configured) // CONSOLE_PAGE_ROWS)
-    adding = iter(range(10 ** 9))
 
     def user() -> str:
         return rng.choice(scale.configured)
@@ -71,7 +74,7 @@ def _requests(scale: Scale, rng: random.Random) -> dict[str, Callable[[httpx.Cli
                                                                    "limit": 50}),
         "config": lambda api, _: api.get(f"{base}/users/{user()}/mivb"),
         "add_phone": lambda api, _: api.post(
-            f"{base}/users/{scale.configured[next(adding) % len(scale.configured)]}/mivb/phones",
+            f"{base}/users/{scale.configured[next(scale.next_phone) % len(scale.configured)]}/mivb/phones",
             json={"type": "desk_phone", "model": world.DESK_MODEL}),
         "console_list": lambda _, console: console.get(f"/accounts/{scale.big.id}/users",
                                                        params={"page": rng.randint(1, pages)}),

@@ -47,9 +47,9 @@ class Sizes:
 TINY = Sizes("tiny", onboarding_users=10, fanout_accounts=2, fanout_users=3, api_users=6, scale_accounts=2,
              scale_users=60, scale_configured=10, load_seconds=1.5, alloc_range=1_000, alloc_samples=3,
              alloc_each=2)
-QUICK = Sizes("quick", onboarding_users=500, fanout_accounts=5, fanout_users=40, api_users=160, scale_accounts=40,
-              scale_users=10_000, scale_configured=1_000, load_seconds=12, alloc_range=100_000,
-              alloc_samples=20, alloc_each=20)
+QUICK = Sizes("quick", onboarding_users=300, fanout_accounts=5, fanout_users=30, api_users=100, scale_accounts=40,
+              scale_users=10_000, scale_configured=500, load_seconds=10, alloc_range=50_000,
+              alloc_samples=10, alloc_each=10)
 FULL = Sizes("full", onboarding_users=2_500, fanout_accounts=20, fanout_users=250, api_users=800, scale_accounts=40,
              scale_users=100_000, scale_configured=2_500, load_seconds=45, alloc_range=100_000,
              alloc_samples=50, alloc_each=50)
