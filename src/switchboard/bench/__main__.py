@@ -38,8 +38,8 @@ def _engines(chosen: str | None) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m switchboard.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--mode", choices=sorted(MODES),
-                        default="full" if os.environ.get("BENCH_FULL") == "1" else os.environ.get("BENCH_MODE", "quick"))
+    default_mode = "full" if os.environ.get("BENCH_FULL") == "1" else os.environ.get("BENCH_MODE", "quick")
+    parser.add_argument("--mode", choices=sorted(MODES), default=default_mode)
     parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""), help="figure numbers, e.g. 1,6")
     parser.add_argument("--engine", default=os.environ.get("BENCH_ENGINES"), help="sqlite, postgresql or both")
     parser.add_argument("--results", type=Path, default=Path(os.environ.get("BENCH_RESULTS", "bench/results.json")))
@@ -48,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     only = {int(n) for n in args.only.split(",") if n.strip()} or set(suite.FIGURES)
     engines = _engines(args.engine)
     started = time.monotonic()
+    machine_info = results.machine()
     figures = []
     for engine in engines:
         figures += suite.run_engine(engine, sizes, only)
-        results.write(args.results, figures, mode=sizes.mode, engines=engines, seconds=time.monotonic() - started)
+        results.write(args.results, figures, mode=sizes.mode, engines=engines, seconds=time.monotonic() - started,
+                      machine_info=machine_info)
     seconds = time.monotonic() - started
     results.show(figures, f"Switchboard bench, {sizes.mode} mode, {seconds:.0f} s")
     print(f"written to {args.results}")

@@ -58,9 +58,20 @@ def machine() -> dict[str, Any]:
             "system": f"{platform.system()} {platform.release()}", "load_at_start": list(os.getloadavg())}
 
 
-def write(path: Path, figures: list[Figure], *, mode: str, engines: dict[str, str], seconds: float) -> None:
+def _order(name: str) -> int:
+    """Figures are listed by their number (they run in another order)."""
+    head = name.split(".", 1)[0]
+    return int(head) if head.isdigit() else 99
+
+
+def write(path: Path, figures: list[Figure], *, mode: str, engines: dict[str, str], seconds: float,
+          machine_info: dict[str, Any] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "mode": mode, "machine": machine(),
+    engine_order = list(engines)
+    figures = sorted(figures, key=lambda f: (_order(f.name), engine_order.index(f.engine)
+                                             if f.engine in engine_order else 9))
+    document = {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "mode": mode,
+                "machine": machine_info or machine(),
                 "engines": engines, "seconds": round(seconds, 1), "figures": [f.as_json() for f in figures]}
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
@@ -70,6 +81,8 @@ def _number(value: float | None) -> str:
         return "–"
     if abs(value) >= 100:
         return f"{value:,.0f}"
+    if value and abs(value) < 1:
+        return f"{value:.3f}"
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
@@ -78,7 +91,7 @@ def table(figures: list[Figure], title: str) -> Table:
     for column, justify in (("figure", "left"), ("engine", "left"), ("value", "right"), ("unit", "left"),
                             ("target", "right"), ("met", "center"), ("size", "left"), ("note", "left")):
         out.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for f in figures:
+    for f in sorted(figures, key=lambda f: _order(f.name)):
         target = "" if f.target is None else ("≥ " if f.better == "higher" else "≤ ") + _number(f.target)
         met = {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[f.met]
         out.add_row(f.name, f.engine, _number(f.value), f.unit, target, met, f.size, f.note)
@@ -87,3 +100,28 @@ def table(figures: list[Figure], title: str) -> Table:
 
 def show(figures: list[Figure], title: str) -> None:
     Console(width=160).print(table(figures, title))
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """A results.json document as the Markdown table docs/performance.md keeps:
+    `python -m switchboard.bench.results bench/results.json`."""
+    m = document["machine"]
+    lines = [f"Measured {document['generated_at']}, {document['mode']} mode, {document['seconds']:.0f} s; "
+             f"{m['cpus']} × {m['cpu']}, {m['memory']}, Python {m['python']}, {m['system']}; "
+             f"load average at start {m['load_at_start'][0]:.1f} (a machine shared with other work); "
+             + ", ".join(f"{name}: {detail}" for name, detail in document["engines"].items()) + ".", "",
+             "| figure | engine | value | unit | target | met | size | note |", "|---|---|--:|---|--:|:-:|---|---|"]
+    for f in document["figures"]:
+        target = "" if f["target"] is None else ("≥ " if f["better"] == "higher" else "≤ ") + _number(f["target"])
+        met = {True: "yes", False: "**no**", None: ""}[f["met"]]
+        note = f["note"].replace("|", "/")
+        lines.append(f"| {f['name']} | {f['engine']} | {_number(f['value'])} | {f['unit']} | {target} | {met} | "
+                     f"{f['size']} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    for name in sys.argv[1:]:
+        print(markdown(json.loads(Path(name).read_text())))

@@ -66,7 +66,8 @@ def create_partner(stack: Stack) -> Partner:
     password = secrets.token_urlsafe(18)
     email = f"partner-{secrets.token_hex(4)}@bench.example"
     with unit_of_work(make_session_factory(stack.db)) as session:
-        ctx = ServiceContext(session=session, actor=Actor.system("bench"), runtime=runtime_from_settings(stack.settings))
+        ctx = ServiceContext(session=session, actor=Actor.system("bench"),
+                             runtime=runtime_from_settings(stack.settings))
         partner, admin = accounts.create_partner(ctx, {
             "name": f"Bench Partner {secrets.token_hex(3)}", "admin_email": email, "admin_password": password,
             "admin_first_name": "Bench", "admin_last_name": "Partner"})
