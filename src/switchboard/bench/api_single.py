@@ -11,6 +11,7 @@ import time
 from switchboard.bench import world
 from switchboard.bench.clients import api_client, sims_hold, sync_summary, wait_until
 from switchboard.bench.processes import Stack
+from switchboard.bench.profile import profiled
 from switchboard.bench.results import Figure
 from switchboard.bench.sizes import Sizes
 
@@ -48,17 +49,18 @@ def measure(stack: Stack, sizes: Sizes, partner: world.Partner) -> list[Figure]:
     threads = [threading.Thread(target=client, args=(i,), name=f"api-client-{i}") for i in range(clients)]
     for thread in threads:
         thread.start()
-    start.wait()
-    started = time.monotonic()
-    for thread in threads:
-        thread.join()
-    answered = time.monotonic()
+    with profiled(stack, "3"):
+        start.wait()
+        started = time.monotonic()
+        for thread in threads:
+            thread.join()
+        answered = time.monotonic()
+        configured = users - len(errors)
+        ready = sims_hold([sim], configured)
+        finished = wait_until(lambda: ready() and sync_summary(stack, [account.id])["open_jobs"] == 0,
+                              120 + users, f"{configured} users configured through the API synced")
     for api in apis:
         api.close()
-    configured = users - len(errors)
-    ready = sims_hold([sim], configured)
-    finished = wait_until(lambda: ready() and sync_summary(stack, [account.id])["open_jobs"] == 0, 120 + users,
-                          f"{configured} users configured through the API synced")
     stack.stop_sim(sim)
     seconds = finished - started
     return [Figure("3. one user at a time, API", value=round(configured / seconds, 1), unit="users/s", target=80,

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from switchboard.bench import world
 from switchboard.bench.clients import sims_hold, sync_summary, wait_until
 from switchboard.bench.processes import Sim, Stack
+from switchboard.bench.profile import profiled
 from switchboard.bench.results import Figure
 from switchboard.bench.sizes import Sizes
 from switchboard.core.db import utcnow
@@ -47,11 +48,13 @@ def measure(stack: Stack, sizes: Sizes, partner: world.Partner) -> list[Figure]:
     sims = [stack.start_sim(latency_ms=sizes.fanout_latency_ms) for _ in range(k)]
     accounts = [world.create_account(stack, partner, FIRST_ACCOUNT + i, sim.url) for i, sim in enumerate(sims)]
     timeout = 60 + 4 * k * users * sizes.fanout_latency_ms / 1000  # one push at a time would take k·u·50 ms
-    seconds, summary = _round(stack, accounts, sims, users, 0, timeout)
+    with profiled(stack, "2"):
+        seconds, summary = _round(stack, accounts, sims, users, 0, timeout)
     most = max(sim.counters()["max"] for sim in sims)
     sims[-1].faults(down=True)
     sims[-1].down = True
-    others, others_summary = _round(stack, accounts, sims, users, users, timeout)
+    with profiled(stack, "2-one-down"):
+        others, others_summary = _round(stack, accounts, sims, users, users, timeout)
     with stack.db.begin() as conn:  # the down PBX's pushes would retry for ever: closed
         conn.execute(update(SyncJob).where(SyncJob.account_id == accounts[-1].id,
                                            SyncJob.state.in_(OPEN_JOB_STATES))

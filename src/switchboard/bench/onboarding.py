@@ -18,6 +18,7 @@ import httpx
 from switchboard.bench import world
 from switchboard.bench.clients import api_client, sims_hold, sync_summary, wait_until
 from switchboard.bench.processes import SIM_AUTH, Sim, Stack
+from switchboard.bench.profile import profiled
 from switchboard.bench.results import Figure
 from switchboard.bench.sizes import Sizes
 from switchboard.imports import csv_format
@@ -81,7 +82,7 @@ def measure(stack: Stack, sizes: Sizes, partner: world.Partner) -> list[Figure]:
     account = world.create_account(stack, partner, ACCOUNT, sim.url)
     body = onboarding_csv(account, users).encode()
     devices = users + users // world.HOT_DESK_EVERY
-    with api_client(stack, partner) as api:
+    with api_client(stack, partner) as api, profiled(stack, "1"):
         started = time.monotonic()
         response = api.post(f"/api/v1/accounts/{account.id}/imports", params={"mode": "apply", "on_error": "partial"},
                             content=body, headers={"Content-Type": "text/csv"})
@@ -97,9 +98,9 @@ def measure(stack: Stack, sizes: Sizes, partner: world.Partner) -> list[Figure]:
 
         imported = wait_until(job_done, 60 + users, "the import job", interval=0.25)
         job = api.get(job_url).json()
-    ready = sims_hold([sim], users, devices)
-    finished = wait_until(lambda: ready() and sync_summary(stack, [account.id])["open_jobs"] == 0, 120 + users,
-                          f"{users} imported users synced")
+        ready = sims_hold([sim], users, devices)
+        finished = wait_until(lambda: ready() and sync_summary(stack, [account.id])["open_jobs"] == 0,
+                              120 + users, f"{users} imported users synced")
     seconds = finished - started
     summary = sync_summary(stack, [account.id])
     rate = users / seconds

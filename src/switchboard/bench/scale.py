@@ -18,6 +18,7 @@ import httpx
 from switchboard.bench import world
 from switchboard.bench.clients import api_client, console_client, percentile, sync_summary
 from switchboard.bench.processes import Stack
+from switchboard.bench.profile import profiled
 from switchboard.bench.results import Figure
 from switchboard.bench.sizes import Sizes
 
@@ -114,13 +115,14 @@ def load(stack: Stack, sizes: Sizes, partner: world.Partner, scale: Scale) -> tu
     threads = [threading.Thread(target=client, args=(i,), name=f"load-{i}") for i in range(len(clients))]
     for thread in threads:
         thread.start()
-    start.wait()
-    started = time.monotonic()
-    time.sleep(sizes.load_seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    seconds = time.monotonic() - started
+    with profiled(stack, "4"):
+        start.wait()
+        started = time.monotonic()
+        time.sleep(sizes.load_seconds)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        seconds = time.monotonic() - started
     for api, console in clients:
         api.close()
         console.close()

@@ -10,7 +10,6 @@ import traceback
 
 from switchboard.bench import allocation, api_single, fanout, onboarding, scale, world
 from switchboard.bench.processes import stack
-from switchboard.bench.profile import profiled
 from switchboard.bench.results import Figure
 from switchboard.bench.sizes import Sizes
 
@@ -58,10 +57,9 @@ def run_engine(engine: str, sizes: Sizes, only: set[int]) -> list[Figure]:
             for number, label, measure in STACK_FIGURES:
                 if number in only or (number == 4 and 5 in only):
                     say(f"{engine}: {number}. {label}")
-                    with profiled(running, str(number)):
-                        figures += _guarded(number, label, engine, sizes,
-                                            lambda: [f for f in measure(running, sizes, partner)
-                                                     if int(f.name[0]) in only])
+                    figures += _guarded(number, label, engine, sizes,
+                                        lambda: [f for f in measure(running, sizes, partner)
+                                                 if int(f.name[0]) in only])
             running.stop_all()
             if 7 in only:
                 figures += memory(running, sizes)
