@@ -11,6 +11,7 @@ import os
 import queue
 import secrets
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -141,8 +142,8 @@ class Stack:
         extra = shlex.split(os.environ.get("BENCH_WORKER_ARGS", ""))
         for _ in range(count):
             index = len(self.workers)
-            self.workers.append(self._spawn(f"worker-{index}", [sys.executable, "-m", "switchboard.cli", "worker",
-                                                               "--retry-base", "0.5", "--retry-cap", "5", *extra]))
+            self.workers.append(self._spawn(f"worker-{index}",
+                                            [sys.executable, "-m", "switchboard.cli", "worker", *extra]))
 
     def wait_workers_ready(self, timeout: float = 60) -> None:
         """Until every worker process says it runs (its log's first line)."""
@@ -204,14 +205,27 @@ class Stack:
 @contextlib.contextmanager
 def stack(engine_name: str) -> Iterator[Stack]:
     """A new database (upgraded) and a directory for the processes' logs; every process
-    started on it is stopped at the end, the database dropped."""
-    with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as directory, \
-            temporary_database(engine_name, Path(directory)) as url:
+    started on it is stopped at the end, the database dropped, the directory removed
+    (kept with BENCH_KEEP=1: the processes' logs are there)."""
+    directory = tempfile.mkdtemp(prefix=f"switchboard-bench-{engine_name}-")
+    try:
+        with _running(engine_name, Path(directory)) as running:
+            yield running
+    finally:
+        if os.environ.get("BENCH_KEEP") == "1":
+            print(f"bench: the processes' logs are kept in {directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _running(engine_name: str, directory: Path) -> Iterator[Stack]:
+    with temporary_database(engine_name, directory) as url:
         upgrade(url)
-        env = child_env(url, secrets.token_urlsafe(32), Path(directory))
-        settings = Settings(database_url=url, secret_key=env["SWITCHBOARD_SECRET_KEY"], var_dir=Path(directory))
+        env = child_env(url, secrets.token_urlsafe(32), directory)
+        settings = Settings(database_url=url, secret_key=env["SWITCHBOARD_SECRET_KEY"], var_dir=directory)
         db = make_engine(url)
-        running = Stack(engine_name, url, Path(directory), env, settings, db)
+        running = Stack(engine_name, url, directory, env, settings, db)
         try:
             yield running
         finally:
