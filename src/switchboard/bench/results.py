@@ -79,6 +79,8 @@ def write(path: Path, figures: list[Figure], *, mode: str, engines: dict[str, st
 def _number(value: float | None) -> str:
     if value is None:
         return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if value and abs(value) < 1:
