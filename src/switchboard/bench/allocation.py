@@ -1,6 +1,7 @@
-"""`make bench`: how DN allocation behaves as a 100,000-number range fills up.
+"""Figure 6, allocation: how DN allocation behaves as a 100,000-number range fills up, and
+how many allocations per second 16 concurrent allocators reach (with zero duplicates).
 
-    python -m switchboard.bench [--allocations 50] [--backend sqlite|postgresql]
+    python -m switchboard.bench.allocation [--allocations 50] [--backend sqlite|postgresql]
 
 For each engine (SQLite, and PostgreSQL when reachable) a throw-away database gets one
 account with a DN range of 100,000 numbers. The range is filled in steps (0 %, 25 %, 50 %,
@@ -12,6 +13,11 @@ it asserts nothing about timings.
 The last column, for comparison, times what a naive allocator does on every call: read
 every used DN of the range and look for the first gap. It grows with the number of used
 DNs; the allocations themselves (hint + forward sweep) stay flat.
+
+`concurrent()` runs 16 allocators at once, each in its own session and thread, each
+allocation a unit of work (allocate, insert the phone, commit); it counts the DNs handed
+out twice (the unique constraint would refuse the second phone: a refusal is counted as
+a failure, never retried).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
@@ -28,6 +35,8 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from switchboard.accounts import service as accounts
+from switchboard.bench.results import Figure
+from switchboard.bench.sizes import Sizes
 from switchboard.core.context import Actor, ServiceContext
 from switchboard.core.db import make_engine, new_id
 from switchboard.migrations import upgrade
@@ -36,7 +45,7 @@ from switchboard.numbering import service as numbering
 from switchboard.numbering.pool import DN_POOL, in_span
 from switchboard.testing.databases import postgres_available, temporary_database
 
-RANGE_PREFIX, RANGE_START, RANGE_END = "8", "00000", "99999"  # DNs 800000 … 899999
+RANGE_PREFIX, RANGE_START, RANGE_SIZE = "8", "00000", 100_000  # DNs 800000 … 899999 (make_engine's pool: 30)
 FILL_STEPS = (0.0, 0.25, 0.50, 0.90, 0.99)
 BULK_CHUNK = 5_000
 
@@ -52,7 +61,11 @@ class Row:
     whole_pool_ms: float
 
 
-def _setup(session: Session) -> tuple[str, str, str]:
+def range_end(size: int) -> str:
+    return f"{size - 1:05d}"
+
+
+def _setup(session: Session, size: int = RANGE_SIZE) -> tuple[str, str, str]:
     ctx = ServiceContext(session=session, actor=Actor.system("bench"))
     partner, _ = accounts.create_partner(ctx, {"name": "Bench Partner", "admin_email": "bench@partner.example",
                                                "admin_password": "bench-password-123"})
@@ -61,16 +74,15 @@ def _setup(session: Session) -> tuple[str, str, str]:
                                                   "email": "bench.user@customer.example"})
     session.add(MivbService(user_id=user.id, account_id=account.id))
     rng = numbering.create_dn_range(ctx, account.id, {"prefix": RANGE_PREFIX, "start": RANGE_START,
-                                                      "end": RANGE_END}).range
+                                                      "end": range_end(size)}).range
     session.commit()
     return account.id, user.id, rng.id
 
 
 def _fill_to(session: Session, account_id: str, user_id: str, range_id: str, target: int,
-             order: list[int], cursor: int) -> int:
+             order: list[int], cursor: int, span: numbering.Span) -> int:
     """Inserts phones on DNs taken from the shuffled `order` until `target` DNs are used.
     Returns the new cursor in `order`."""
-    span = numbering.Span(RANGE_PREFIX, RANGE_START, RANGE_END)
     used = set(session.scalars(select(Phone.dn).where(Phone.account_id == account_id)))
     missing = target - len(used)
     rows = []
@@ -113,10 +125,9 @@ def _measure(engine, session: Session, account_id: str, user_id: str, range_id: 
     return alloc_times, unit_times, statements / allocations
 
 
-def _whole_pool(session: Session, account_id: str) -> float:
+def _whole_pool(session: Session, account_id: str, span: numbering.Span) -> float:
     """What a naive allocator does on every call: read every used DN of the range, then
     look for the first gap."""
-    span = numbering.Span(RANGE_PREFIX, RANGE_START, RANGE_END)
     started = time.perf_counter()
     taken = set()
     for column, scope in DN_POOL.sources_of(account_id, span):
@@ -127,23 +138,24 @@ def _whole_pool(session: Session, account_id: str) -> float:
     return elapsed
 
 
-def run(backend: str, allocations: int, seed: int = 7) -> list[Row]:
+def run(backend: str, allocations: int, seed: int = 7, size: int = RANGE_SIZE) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as directory, temporary_database(backend, directory) as url:
         upgrade(url)
         engine = make_engine(url)
         try:
             with Session(engine, expire_on_commit=False) as session:
-                account_id, user_id, range_id = _setup(session)
-                span = numbering.Span(RANGE_PREFIX, RANGE_START, RANGE_END)
+                account_id, user_id, range_id = _setup(session, size)
+                span = numbering.Span(RANGE_PREFIX, RANGE_START, range_end(size))
                 order = list(range(span.lo, span.hi + 1))
                 random.Random(seed).shuffle(order)
                 cursor = 0
                 for fill in FILL_STEPS:
-                    cursor = _fill_to(session, account_id, user_id, range_id, int(span.size * fill), order, cursor)
+                    cursor = _fill_to(session, account_id, user_id, range_id, int(span.size * fill), order, cursor,
+                                      span)
                     used = session.scalar(select(func.count()).select_from(Phone)
                                           .where(Phone.account_id == account_id)) or 0
-                    whole_pool = _whole_pool(session, account_id)
+                    whole_pool = _whole_pool(session, account_id, span)
                     alloc, unit, statements = _measure(engine, session, account_id, user_id, range_id, allocations)
                     rows.append(Row(fill, used, statistics.median(alloc), statistics.median(unit), max(unit),
                                     statements, whole_pool))
@@ -153,8 +165,86 @@ def run(backend: str, allocations: int, seed: int = 7) -> list[Row]:
     return rows
 
 
-def print_table(backend: str, rows: list[Row], allocations: int) -> None:
-    print(f"\n{backend}: DN range of 100,000 numbers ({RANGE_PREFIX}{RANGE_START}–{RANGE_PREFIX}{RANGE_END}), "
+@dataclass
+class Concurrent:
+    allocations: int
+    seconds: float
+    duplicates: int
+    failures: int
+
+    @property
+    def per_second(self) -> float:
+        return self.allocations / self.seconds if self.seconds else 0.0
+
+
+def concurrent(backend: str, allocators: int = 16, each: int = 50, size: int = RANGE_SIZE) -> Concurrent:
+    """`allocators` threads allocate `each` DNs at once from one range, each allocation a
+    unit of work; counts the DNs handed out twice and the refused units."""
+    with tempfile.TemporaryDirectory() as directory, temporary_database(backend, directory) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                account_id, user_id, range_id = _setup(session, size)
+            handed_out: list[str] = []
+            failures = 0
+            guard = threading.Lock()
+            start = threading.Barrier(allocators + 1)
+
+            def allocator() -> None:
+                nonlocal failures
+                with Session(engine, expire_on_commit=False) as session:
+                    start.wait()
+                    for _ in range(each):
+                        try:
+                            dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
+                            session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn,
+                                              dn_range_id=rid))
+                            session.commit()
+                        except Exception:  # a refused unit is counted, never retried
+                            session.rollback()
+                            with guard:
+                                failures += 1
+                            continue
+                        with guard:
+                            handed_out.append(dn)
+
+            threads = [threading.Thread(target=allocator, name=f"allocator-{i}") for i in range(allocators)]
+            for thread in threads:
+                thread.start()
+            start.wait()
+            started = time.perf_counter()
+            for thread in threads:
+                thread.join()
+            seconds = time.perf_counter() - started
+            with Session(engine) as session:
+                stored = session.scalar(select(func.count()).select_from(Phone).where(Phone.account_id == account_id))
+            duplicates = len(handed_out) - len(set(handed_out)) + max(0, len(handed_out) - (stored or 0))
+            return Concurrent(len(handed_out), seconds, duplicates, failures)
+        finally:
+            engine.dispose()
+
+
+def figures(backend: str, sizes: Sizes) -> list[Figure]:
+    """Figure 6 on one engine: concurrent allocations per second, duplicates, and the cost
+    of an allocation in a 99 %-full range against an empty one."""
+    together = concurrent(backend, sizes.allocators, sizes.alloc_each, sizes.alloc_range)
+    rows = run(backend, sizes.alloc_samples, size=sizes.alloc_range)
+    empty, full = rows[0], rows[-1]
+    common = {"engine": backend, "mode": sizes.mode}
+    return [
+        Figure("6. allocations, 16 concurrent", value=round(together.per_second, 1), unit="allocations/s",
+               target=300, size=sizes.describe("allocation"), note=f"{together.failures} refused", **common),
+        Figure("6. allocations handed out twice", value=together.duplicates, unit="DNs", target=0, better="lower",
+               size=sizes.describe("allocation"), **common),
+        Figure("6. allocation 99 % full / empty", value=round(full.median_unit_ms / empty.median_unit_ms, 2),
+               unit="×", target=2, better="lower", size=sizes.describe("fill"),
+               note=f"{empty.median_unit_ms:.1f} → {full.median_unit_ms:.1f} ms per unit of work", **common),
+    ]
+
+
+def print_table(backend: str, rows: list[Row], allocations: int, size: int = RANGE_SIZE) -> None:
+    print(f"\n{backend}: DN range of {size:,} numbers ({RANGE_PREFIX}{RANGE_START}–{RANGE_PREFIX}{range_end(size)}), "
           f"median of {allocations} allocations per fill level")
     header = (f"{'fill':>5} {'used DNs':>9} {'allocate_dn':>12} {'+insert+commit':>15} {'max unit':>9} "
               f"{'SQL/alloc':>10} {'naive: read pool':>17}")
@@ -166,7 +256,7 @@ def print_table(backend: str, rows: list[Row], allocations: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m switchboard.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m switchboard.bench.allocation", description=__doc__.split("\n")[0])
     parser.add_argument("--allocations", type=int, default=50, help="allocations timed per fill level")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), action="append",
                         help="engine(s) to run on (default: SQLite, and PostgreSQL when reachable)")
