@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+import phonenumbers
 
 from sqlalchemy import insert, update
 
@@ -38,7 +41,16 @@ CHUNK = 2_000
 
 
 def did_start(index: int) -> str:
-    return f"+1{500 + index:03d}5000000"
+    """The first DID of account `index`'s range: +1 AAA 500 0000, AAA the index-th North
+    American area code whose numbers libphonenumber accepts (DIDs must be real numbers)."""
+    return f"+1{_area_codes()[index]}5000000"
+
+
+@lru_cache(maxsize=1)
+def _area_codes() -> list[int]:
+    def valid(text: str) -> bool:
+        return phonenumbers.is_valid_number(phonenumbers.parse(text))
+    return [code for code in range(200, 1000) if valid(f"+1{code}5000000") and valid(f"+1{code}5099999")]
 
 
 @dataclass
