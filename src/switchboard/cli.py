@@ -110,6 +110,8 @@ def _print_demo(info) -> None:
 def serve(
     host: Optional[str] = typer.Option(None, help="Address to listen on (default SWITCHBOARD_HOST or 127.0.0.1)."),
     port: Optional[int] = typer.Option(None, help="Port (default SWITCHBOARD_PORT or 8000).", callback=lambda v: v if v is None else _port(v)),
+    workers: int = typer.Option(1, min=1, max=64, help="Server processes sharing the port (one per core is a good "
+                                                       "start; each has its own database connections)."),
 ) -> None:
     """Serve the console and the REST API."""
     import uvicorn
@@ -117,8 +119,13 @@ def serve(
     from switchboard.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level="info", proxy_headers=False)
+    host, port = host or settings.host, port or settings.port
+    if workers > 1:
+        settings.resolved_secret_key()  # a key generated once, before the processes read it
+        uvicorn.run("switchboard.app:create_app", factory=True, workers=workers, host=host, port=port,
+                    log_level="info", proxy_headers=False)
+        return
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 def _port_or_zero(value: int) -> int:

@@ -127,11 +127,15 @@ def is_new_in_transaction(session: Session, kind: str, key: str) -> bool:
     return ("new", kind, key) in tx_cache(session)
 
 
-def tx_count(session: Session, key, load) -> int:
+def tx_count(session: Session, key, load, settle=None) -> int:
     """A count this transaction keeps current itself (load() reads it once; the writes that
-    change it call adjust_count), after the pending changes are flushed as a query would."""
+    change it call adjust_count), after the pending changes are flushed as a query would
+    (only those that change counts, when settle(session) tells which: it flushes them)."""
     if session.autoflush and (session.new or session.dirty or session.deleted):
-        session.flush()
+        if settle is None:
+            session.flush()
+        else:
+            settle(session)
     counts = tx_cache(session).setdefault("counts", {})
     if key not in counts:
         counts[key] = load()

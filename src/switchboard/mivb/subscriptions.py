@@ -113,8 +113,10 @@ def choose_category(ctx: ServiceContext, account_id: str, user_id: str, data: Se
     check_version(service, expected_version)
     category = _category_for_choice(ctx, account_id, data.service_category)
     apply_category(ctx, account, user, service, category, catalog)
+    if not view:  # a bulk import: what is left (the change log) goes with its next flush
+        return None
     ctx.session.flush()
-    return config_view(ctx, service) if view else None  # a bulk import needs no view
+    return config_view(ctx, service)
 
 
 def assign_many(ctx: ServiceContext, account_id: str, user_ids: list[str], data: ServiceChoice | dict) -> int:

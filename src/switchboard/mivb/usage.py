@@ -28,30 +28,45 @@ _PHONE_FIELDS = ("account_id", "type", "external_number", "acd_agent")
 def licence_used(session: Session, category_id: str) -> int:
     """Users who have the category (one licence each)."""
     return tx_count(session, ("licence_used", category_id), lambda: session.scalar(
-        select(func.count()).select_from(MivbService).where(MivbService.service_category_id == category_id)) or 0)
+        select(func.count()).select_from(MivbService).where(MivbService.service_category_id == category_id)) or 0, _settle)
 
 
 def configured_users(session: Session, account_id: str) -> int:
     return tx_count(session, ("configured_users", account_id), lambda: session.scalar(
         select(func.count()).select_from(MivbService).where(
-            MivbService.account_id == account_id, MivbService.service_category_id.is_not(None))) or 0)
+            MivbService.account_id == account_id, MivbService.service_category_id.is_not(None))) or 0, _settle)
 
 
 def devices(session: Session, account_id: str) -> int:
     return tx_count(session, ("devices", account_id), lambda: session.scalar(
-        select(func.count()).select_from(Phone).where(Phone.account_id == account_id)) or 0)
+        select(func.count()).select_from(Phone).where(Phone.account_id == account_id)) or 0, _settle)
 
 
 def ehdu_used(session: Session, account_id: str) -> int:
     return tx_count(session, ("ehdu_used", account_id), lambda: session.scalar(
         select(func.count()).select_from(Phone).where(
-            Phone.account_id == account_id, Phone.type == "hot_desk", Phone.external_number.is_not(None))) or 0)
+            Phone.account_id == account_id, Phone.type == "hot_desk", Phone.external_number.is_not(None))) or 0, _settle)
 
 
 def acd_used(session: Session, account_id: str) -> int:
     return tx_count(session, ("acd_used", account_id), lambda: session.scalar(
         select(func.count()).select_from(Phone).where(
-            Phone.account_id == account_id, Phone.type == "hot_desk", Phone.acd_agent.is_(True))) or 0)
+            Phone.account_id == account_id, Phone.type == "hot_desk", Phone.acd_agent.is_(True))) or 0, _settle)
+
+
+def _settle(session: Session) -> None:
+    """Flushes the pending changes when some of them change what is counted (a new or
+    deleted service or phone, a counted field changed), as a count query would."""
+    counted = (MivbService, Phone)
+    if any(isinstance(o, counted) for o in session.new) or any(isinstance(o, counted) for o in session.deleted):
+        session.flush()
+        return
+    for obj in session.dirty:
+        fields = _SERVICE_FIELDS if isinstance(obj, MivbService) else _PHONE_FIELDS if isinstance(obj, Phone) else ()
+        state = inspect(obj)
+        if any(state.attrs[name].history.has_changes() for name in fields):
+            session.flush()
+            return
 
 
 def category_of_flushed(session: Session, user_id: str) -> Any:
