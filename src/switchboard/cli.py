@@ -110,6 +110,8 @@ def _print_demo(info) -> None:
 def serve(
     host: Optional[str] = typer.Option(None, help="Address to listen on (default SWITCHBOARD_HOST or 127.0.0.1)."),
     port: Optional[int] = typer.Option(None, help="Port (default SWITCHBOARD_PORT or 8000).", callback=lambda v: v if v is None else _port(v)),
+    workers: int = typer.Option(1, min=1, max=64, help="Server processes sharing the port (one per core is a good "
+                                                       "start; each has its own database connections)."),
 ) -> None:
     """Serve the console and the REST API."""
     import uvicorn
@@ -117,8 +119,13 @@ def serve(
     from switchboard.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level="info", proxy_headers=False)
+    host, port = host or settings.host, port or settings.port
+    if workers > 1:
+        settings.resolved_secret_key()  # a key generated once, before the processes read it
+        uvicorn.run("switchboard.app:create_app", factory=True, workers=workers, host=host, port=port,
+                    log_level="info", proxy_headers=False)
+        return
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 def _port_or_zero(value: int) -> int:
@@ -184,7 +191,11 @@ def run(
 
 @app.command()
 def worker(
-    threads: int = typer.Option(4, min=1, max=64, help="Jobs pushed in parallel by this process."),
+    threads: int = typer.Option(16, min=1, max=256, help="Jobs pushed in parallel by this process (to all PBXs)."),
+    per_pbx: Optional[int] = typer.Option(None, "--per-pbx", min=1, max=64,
+                                          help="Most pushes in flight to any one PBX (default "
+                                               "SWITCHBOARD_SYNC_MAX_IN_FLIGHT_PER_PBX or 4)."),
+    batch: int = typer.Option(50, min=1, max=1000, help="Jobs claimed at a time."),
     once: bool = typer.Option(False, "--once", help="Run what is due now, then exit."),
     lease: int = typer.Option(60, min=1, max=3600, help="Seconds a claimed job stays ours without news."),
     retry_base: float = typer.Option(2.0, min=0.01, max=3600, help="First retry delay in seconds (doubles each time)."),
@@ -204,11 +215,13 @@ def worker(
     from switchboard.wiring import runtime_from_settings
 
     factory = _session_factory()
-    runtime = runtime_from_settings(get_settings())
+    settings = get_settings()
+    runtime = runtime_from_settings(settings)
     retry = RetryPolicy(base_seconds=retry_base, cap_seconds=retry_cap, max_attempts=max_attempts)
 
     def make_worker() -> Worker:
-        return Worker(factory, runtime, lease_seconds=lease, retry=retry)
+        return Worker(factory, runtime, lease_seconds=lease, retry=retry, threads=threads, batch_size=batch,
+                      per_pbx=per_pbx or settings.sync_max_in_flight_per_pbx)
 
     jobs = JobRunner(factory, runtime, lease_seconds=job_lease)
     if once:
@@ -217,20 +230,23 @@ def worker(
             bulk += 1
         total = 0
         one = make_worker()
-        while (ran := one.run_once()):
-            total += ran
-        one.purge()
+        try:
+            while (ran := one.run_once()):
+                total += ran
+            one.purge()
+        finally:
+            one.close()
         console.print(f"Ran {bulk} bulk jobs and {total} sync jobs.")
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    pool = [threading.Thread(target=make_worker().run_forever, args=(stop,),
-                             name=f"sync-worker-{i}", daemon=True) for i in range(threads)]
-    pool.append(threading.Thread(target=jobs.run_forever, args=(stop,), name="job-runner", daemon=True))
+    pool = [threading.Thread(target=make_worker().run_forever, args=(stop,), name="sync-worker", daemon=True),
+            threading.Thread(target=jobs.run_forever, args=(stop,), name="job-runner", daemon=True)]
     for thread in pool:
         thread.start()
-    console.print(f"Sync worker running with {threads} threads. Ctrl+C to stop.")
+    console.print(f"Sync worker running with {threads} push threads, at most "
+                  f"{per_pbx or settings.sync_max_in_flight_per_pbx} in flight to one PBX. Ctrl+C to stop.")
     while any(t.is_alive() for t in pool):
         for thread in pool:
             thread.join(timeout=0.5)

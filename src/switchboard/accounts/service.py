@@ -19,6 +19,7 @@ from switchboard.accounts.tenancy import (
     get_account,
     get_user,
     require_account_admin,
+    require_admin,
     require_partner_admin,
     visible_accounts,
 )
@@ -27,6 +28,7 @@ from switchboard.core.collation import by_name
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from switchboard.core.uow import mark_new_in_transaction
 from switchboard.core.validation import normalize_email, validate
 from switchboard.sync.models import SYNC_STATES, SyncStatus
 
@@ -79,6 +81,7 @@ def create_partner(ctx: ServiceContext, data: PartnerCreate | dict) -> tuple[Par
     admin.partner_id = partner.id
     ctx.session.add(admin)
     ctx.session.flush()
+    ctx.cache.pop(("email_free", admin.email_key), None)
     audit.record(ctx, action="create", object_type="partner", object_id=partner.id,
                  object_repr=partner.name, partner_id=partner.id, after={"name": partner.name})
     _record_user(ctx, admin, "create", partner.id, after=user_snapshot(admin))
@@ -170,11 +173,29 @@ def delete_account(ctx: ServiceContext, account_id: str, *, expected_version: in
 # ---------------------------------------------------------------- users
 
 def _ensure_email_free(ctx: ServiceContext, email: str, exclude_id: str | None = None) -> None:
+    if ctx.cache.get(("email_free", normalize_email(email))):
+        return  # this unit of work read that nobody has it (users_by_email), nor gave it since
     query = select(User.id).where(User.email_key == normalize_email(email))
     if exclude_id:
         query = query.where(User.id != exclude_id)
     if ctx.session.scalar(query):
         raise Conflict("email_taken", "A user with this e-mail already exists.", field="email")
+
+
+def users_by_email(ctx: ServiceContext, keys: list[str]) -> dict[str, User]:
+    """The users whose lookup key (email_key) is one of `keys`, read together (a bulk
+    import's chunk of rows). The keys nobody has are remembered by this unit of work:
+    creating a user with one of them does not ask again."""
+    require_admin(ctx)
+    wanted = sorted({key for key in keys if key})
+    found: dict[str, User] = {}
+    for start in range(0, len(wanted), 500):
+        found.update((u.email_key, u) for u in ctx.session.scalars(
+            select(User).where(User.email_key.in_(wanted[start:start + 500]))))
+    for key in wanted:
+        if key not in found:
+            ctx.cache[("email_free", key)] = True
+    return found
 
 
 def list_users(ctx: ServiceContext, account_id: str, *, search: str | None = None, limit: int = 50,
@@ -210,6 +231,9 @@ def create_user(ctx: ServiceContext, account_id: str, data: UserCreate | dict) -
         auth.set_password(ctx.session, user, data.password)
     ctx.session.add(user)
     ctx.session.flush()
+    mark_new_in_transaction(ctx.session, "user", user.id)
+    ctx.cache.pop(("email_free", user.email_key), None)
+    ctx.cache[("user", user.id, True)] = user  # new in this unit of work: as good as locked
     _record_user(ctx, user, "create", account.partner_id, after=user_snapshot(user))
     return user
 
@@ -237,6 +261,7 @@ def update_user(ctx: ServiceContext, account_id: str, user_id: str, data: UserUp
         email = str(changes["email"])
         _ensure_email_free(ctx, email, exclude_id=user.id)
         user.email, user.email_key = email, normalize_email(email)
+        ctx.cache.pop(("email_free", user.email_key), None)
     for name in ("first_name", "last_name"):
         if name in changes:
             setattr(user, name, changes[name])

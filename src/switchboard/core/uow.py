@@ -115,3 +115,40 @@ def before_commit(session: Session, key: str, action) -> None:
     """Runs action(session) once just before the transaction commits (the last one
     registered under a key wins); forgotten if the transaction or a savepoint rolls back."""
     tx_cache(session).setdefault("before_commit", {})[key] = action
+
+
+def mark_new_in_transaction(session: Session, kind: str, key: str) -> None:
+    """This transaction inserted the object (no row elsewhere refers to it yet but the ones
+    this transaction adds): what refers to it need not be looked for in the database."""
+    tx_cache(session)[("new", kind, key)] = True
+
+
+def is_new_in_transaction(session: Session, kind: str, key: str) -> bool:
+    return ("new", kind, key) in tx_cache(session)
+
+
+def tx_count(session: Session, key, load, settle=None) -> int:
+    """A count this transaction keeps current itself (load() reads it once; the writes that
+    change it call adjust_count), after the pending changes are flushed as a query would
+    (only those that change counts, when settle(session) tells which: it flushes them)."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        if settle is None:
+            session.flush()
+        else:
+            settle(session)
+    counts = tx_cache(session).setdefault("counts", {})
+    if key not in counts:
+        counts[key] = load()
+    return counts[key]
+
+
+def adjust_count(session: Session | None, key, delta: int) -> None:
+    """A flushed write changed a count tx_count may hold (nothing to do if it holds none)."""
+    counts = session.info.get(_TX_CACHE, {}).get("counts") if session is not None else None
+    if counts and key in counts:
+        counts[key] += delta
+
+
+def forget_counts(session: Session) -> None:
+    """A write whose effect on the counts cannot be told: they are read again when asked."""
+    session.info.get(_TX_CACHE, {}).pop("counts", None)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import User
 from switchboard.accounts.tenancy import require_account_admin
 from switchboard.audit.service import MASK
 from switchboard.core.context import ServiceContext
+from switchboard.core.validation import normalize_email
 from switchboard.core.errors import ErrorItem, ServiceError, ValidationFailed
 from switchboard.core.validation import phone_number
 from switchboard.imports.csv_format import MAX_PHONES, PHONE_FIELDS, CsvFile, Row, phone_column
@@ -62,6 +63,12 @@ def _as_cells(errors: list[ErrorItem], row: int, phone: int | None = None) -> li
     return [ErrorItem(e.code, e.message, _column(e.field, phone), e.params, row=row) for e in errors]
 
 
+def _email_keys(row: Row) -> tuple[str, ...]:
+    """The keys a row's user may be found by (as typed, and as the e-mail is stored)."""
+    email = row.get("email")
+    return (email.strip().lower(), normalize_email(email)) if email else ()
+
+
 def _problem(row: Row, column: str | None, code: str, message: str, **params: Any) -> ErrorItem:
     return ErrorItem(code, message, column, params, row=row.number)
 
@@ -77,6 +84,8 @@ class Importer:
         self.categories = {c.name_key: c for c in ctx.session.scalars(
             select(ServiceCategory).where(ServiceCategory.account_id == account_id))}
         self.file_problems = self._whole_file_problems()
+        # The users the rows name, read at once (the rows that create one add it).
+        self.users = accounts.users_by_email(ctx, [key for row in csv_file.rows for key in _email_keys(row)])
 
     # ------------------------------------------------------------ whole-file rules
 
@@ -169,7 +178,10 @@ class Importer:
 
     def _apply(self, row: Row) -> tuple[str, str]:
         ctx, account_id = self.ctx, self.account.id
-        user = ctx.session.scalar(select(User).where(User.email_key == row.get("email").strip().lower()))
+        key = row.get("email").strip().lower()
+        user = self.users.get(key)
+        if user is not None and inspect(user).was_deleted:  # deleted by an earlier row's push of it… or a hook
+            user = None
         if user is not None and user.account_id != account_id:
             raise ValidationFailed("email_taken", "A user with this e-mail already exists.", field="email")
         before = self._snapshot(user) if user is not None else None
@@ -178,12 +190,13 @@ class Importer:
             user = accounts.create_user(ctx, account_id, {
                 "email": row.get("email"), "first_name": row.get("first_name"), "last_name": row.get("last_name"),
                 "role": row.get("role") or "user"})
+            self.users[key] = user
         else:
             changes = {name: row.get(name) for name in ("first_name", "last_name", "role")
                        if row.get(name) and row.get(name) != getattr(user, name)}
             if changes:
                 accounts.update_user(ctx, account_id, user.id, changes)
-        self._apply_service(row, user)
+        self._apply_service(row, user, created)
         if created:
             return "created", user.id
         return ("unchanged" if self._snapshot(user) == before else "updated"), user.id
@@ -198,9 +211,9 @@ class Importer:
         """The user's service as this unit of work knows it (the identity map first)."""
         return self.ctx.session.get(MivbService, user_id)
 
-    def _apply_service(self, row: Row, user: User) -> None:
+    def _apply_service(self, row: Row, user: User, created: bool) -> None:
         ctx, account_id = self.ctx, self.account.id
-        service = self._service(user.id)
+        service = None if created else self._service(user.id)
         wanted = row.get("mivb")
         if wanted == "no":
             if service is not None:
@@ -214,7 +227,8 @@ class Importer:
         had = {p.id for p in service.phones}
         category = row.get("service_category")
         if category and self.categories[category.lower()].id != service.service_category_id:
-            mivb.choose_category(ctx, account_id, user.id, {"service_category": self.categories[category.lower()].id})
+            mivb.choose_category(ctx, account_id, user.id, {"service_category": self.categories[category.lower()].id},
+                                 view=False)
             service = self._service(user.id)
         self._apply_programming(row, user, service)
         if self.file.has_phones and service.service_category_id is not None:
@@ -229,7 +243,7 @@ class Importer:
             if pin != current:
                 changes["user_pin"] = pin
         if changes:
-            mivb.update_config(self.ctx, self.account.id, user.id, {"programming": changes})
+            mivb.update_config(self.ctx, self.account.id, user.id, {"programming": changes}, view=False)
         if pin == "auto":
             mivb.generate_user_pin(self.ctx, self.account.id, user.id)
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core.errors import Conflict, ErrorItem, ValidationFailed
 from switchboard.mivb import settings as mivb_settings
+from switchboard.mivb import usage
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.mivb.phone_types import COR_FIELDS, COS_FIELDS, DEVICE_TYPES, PHONE_TYPES
 
@@ -46,25 +47,27 @@ def kinds(phones: list[Phone]) -> PhoneKinds:
 # ---------------------------------------------------------------- licences and capacity
 
 def check_licence(session: Session, category: ServiceCategory, user_id: str) -> None:
-    used = session.scalar(select(func.count()).select_from(MivbService).where(
-        MivbService.service_category_id == category.id, MivbService.user_id != user_id)) or 0
+    used = usage.licence_used(session, category.id)
+    mine = usage.category_of_flushed(session, user_id)
+    if usage.is_unknown(mine):  # the user's own service is not loaded: count the others
+        used = session.scalar(select(func.count()).select_from(MivbService).where(
+            MivbService.service_category_id == category.id, MivbService.user_id != user_id)) or 0
+    elif mine == category.id:
+        used -= 1
     if used >= category.licences:
         raise Conflict("licence_exhausted", "No licence of the category %(name)s is left (%(total)s in use).",
                        field="service_category", name=category.name, total=category.licences)
 
 
 def check_user_capacity(session: Session, account_id: str) -> None:
-    configured = session.scalar(select(func.count()).select_from(MivbService).where(
-        MivbService.account_id == account_id, MivbService.service_category_id.is_not(None))) or 0
-    if configured >= CAPACITY_USERS:
+    if usage.configured_users(session, account_id) >= CAPACITY_USERS:
         raise Conflict("capacity_users", "The PBX holds at most %(max)s users.", max=CAPACITY_USERS)
 
 
 def check_device_capacity(session: Session, account_id: str, service: MivbService) -> None:
     if len(service.phones) >= MAX_PHONES:
         raise Conflict("too_many_phones", "A user has at most %(max)s phones.", max=MAX_PHONES)
-    devices = session.scalar(select(func.count()).select_from(Phone).where(Phone.account_id == account_id)) or 0
-    if devices >= CAPACITY_DEVICES:
+    if usage.devices(session, account_id) >= CAPACITY_DEVICES:
         raise Conflict("capacity_devices", "The PBX holds at most %(max)s devices.", max=CAPACITY_DEVICES)
 
 
@@ -74,11 +77,10 @@ def check_addons(session: Session, account_id: str, *, want_external: bool, want
     if not (want_external and not had_external) and not (want_acd and not had_acd):
         return
     settings = mivb_settings.load(session, account_id, for_update=True)  # serialises licence use
-    ehdu_used, acd_used = mivb_settings.addon_usage(session, account_id)
-    if want_external and not had_external and ehdu_used >= settings.ehdu_licences:
+    if want_external and not had_external and usage.ehdu_used(session, account_id) >= settings.ehdu_licences:
         raise Conflict("licence_exhausted", "No external hot desk (EHDU) licence is left (%(total)s in use).",
                        field="external_phone", total=settings.ehdu_licences)
-    if want_acd and not had_acd and acd_used >= settings.acd_agent_licences:
+    if want_acd and not had_acd and usage.acd_used(session, account_id) >= settings.acd_agent_licences:
         raise Conflict("licence_exhausted", "No ACD agent licence is left (%(total)s in use).", field="acd_agent",
                        total=settings.acd_agent_licences)
 

@@ -11,6 +11,7 @@ from switchboard.accounts.models import Account
 from switchboard.accounts.tenancy import check_version, require_account_admin, require_account_settings_admin
 from switchboard.audit import service as audit
 from switchboard.core.context import ServiceContext
+from switchboard.core.uow import tx_cache
 from switchboard.core.errors import Conflict, ErrorItem
 from switchboard.core.validation import validate
 from switchboard.mivb import pins
@@ -19,11 +20,17 @@ from switchboard.mivb.schemas import AddonLicences, PinPolicy
 
 
 def load(session: Session, account_id: str, *, for_update: bool = False) -> MivbSettings:
-    """The account's settings; the defaults when none are stored (stored on first write)."""
+    """The account's settings; the defaults when none are stored (stored on first write).
+    Read once per transaction (locked once, when asked for update)."""
+    cache = tx_cache(session)
+    if for_update and ("locked_settings", account_id) in cache:
+        return cache[("locked_settings", account_id)]
     if not for_update:
         stored = session.identity_map.get(session.identity_key(MivbSettings, (account_id,)))
         if stored is not None:
             return stored
+        if ("default_settings", account_id) in cache:
+            return cache[("default_settings", account_id)]
     query = select(MivbSettings).where(MivbSettings.account_id == account_id)
     settings = session.scalar(query.with_for_update() if for_update else query)
     if settings is None:
@@ -33,6 +40,10 @@ def load(session: Session, account_id: str, *, for_update: bool = False) -> Mivb
         if for_update:
             session.add(settings)
             session.flush()
+        else:
+            cache[("default_settings", account_id)] = settings  # none stored: no need to ask again
+    if for_update:
+        cache[("locked_settings", account_id)] = settings
     return settings
 
 

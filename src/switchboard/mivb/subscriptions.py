@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from switchboard.accounts.models import Account, User
 from switchboard.accounts.tenancy import check_version, get_account, get_user, require_account_admin
 from switchboard.audit.service import MASK
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import Conflict, ErrorItem, NotFound, ServiceError, ValidationFailed
+from switchboard.core.uow import is_new_in_transaction, tx_cache
 from switchboard.core.validation import validate
 from switchboard.mivb import events, pins, rules, store
 from switchboard.mivb import settings as mivb_settings
@@ -52,15 +53,25 @@ def add_product(ctx: ServiceContext, account_id: str, user_id: str, data: Produc
     account = require_account_admin(ctx, account_id)
     validate(ProductIn, data)
     user = get_user(ctx, account_id, user_id, for_update=True)
-    if ctx.session.get(MivbService, user_id) is not None:
+    if not _surely_without_service(ctx, user_id) and ctx.session.get(MivbService, user_id) is not None:
         raise Conflict("product_exists", "This user already has the MiVoice Business product.", field="product")
     return product_view(_new_service(ctx, account, user))
 
 
+def _surely_without_service(ctx: ServiceContext, user_id: str) -> bool:
+    """A user this transaction created has no service but one this session holds."""
+    session = ctx.session
+    return (is_new_in_transaction(session, "user", user_id)
+            and session.identity_map.get(session.identity_key(MivbService, (user_id,))) is None
+            and not any(isinstance(o, MivbService) and o.user_id == user_id for o in session.new))
+
+
 def _new_service(ctx: ServiceContext, account: Account, user: User) -> MivbService:
     service = MivbService(user_id=user.id, account_id=account.id, desired_revision=0)
+    service.phones, service.category = [], None  # known empty: never loaded
     ctx.session.add(service)
     ctx.session.flush()
+    ctx.cache[("service", user.id)] = service  # new in this unit of work: as good as locked
     record(ctx, account, "create", "mivb_service", user.id, user.email, subject=user.id,
            after=service_snapshot(service))
     return service
@@ -92,7 +103,7 @@ def _remove(ctx: ServiceContext, service: MivbService) -> None:
 # ---------------------------------------------------------------- the service category
 
 def choose_category(ctx: ServiceContext, account_id: str, user_id: str, data: ServiceChoice | dict,
-                    *, expected_version: int | None = None) -> dict[str, Any]:
+                    *, expected_version: int | None = None, view: bool = True) -> dict[str, Any] | None:
     """"Choose a service category" the first time (the template fills in the programming
     and adds its default phones), "Upgrade service" afterwards (phones and programming
     stay; phone types the new category does not allow are refused)."""
@@ -102,6 +113,8 @@ def choose_category(ctx: ServiceContext, account_id: str, user_id: str, data: Se
     check_version(service, expected_version)
     category = _category_for_choice(ctx, account_id, data.service_category)
     apply_category(ctx, account, user, service, category, catalog)
+    if not view:  # a bulk import: what is left (the change log) goes with its next flush
+        return None
     ctx.session.flush()
     return config_view(ctx, service)
 
@@ -134,10 +147,16 @@ def assign_many(ctx: ServiceContext, account_id: str, user_ids: list[str], data:
 
 
 def _category_for_choice(ctx: ServiceContext, account_id: str, category_id: str) -> ServiceCategory:
+    """The category, locked (once per transaction: it serialises the use of its licences)."""
+    cache = tx_cache(ctx.session)
+    category = cache.get(("locked_category", account_id, category_id))
+    if category is not None and not (inspect(category).deleted or inspect(category).was_deleted):
+        return category
     category = ctx.session.scalar(select(ServiceCategory).where(
         ServiceCategory.id == category_id, ServiceCategory.account_id == account_id).with_for_update())
     if category is None:
         raise ValidationFailed("unknown_category", "This service category does not exist.", field="service_category")
+    cache[("locked_category", account_id, category_id)] = category
     return category
 
 
@@ -190,7 +209,7 @@ def _apply_template(ctx: ServiceContext, account: Account, service: MivbService,
 # ---------------------------------------------------------------- service programming
 
 def update_config(ctx: ServiceContext, account_id: str, user_id: str, data: ConfigPatch | dict,
-                  *, expected_version: int | None = None) -> dict[str, Any]:
+                  *, expected_version: int | None = None, view: bool = True) -> dict[str, Any] | None:
     """Service programming: group, user pin, location, department."""
     data = validate(ConfigPatch, data)
     catalog = get_catalog(ctx, account_id)
@@ -223,7 +242,7 @@ def update_config(ctx: ServiceContext, account_id: str, user_id: str, data: Conf
         record(ctx, account, "update", "mivb_service", user.id, user.email, subject=user.id,
                before=before, after=after)
     ctx.session.flush()
-    return config_view(ctx, service)
+    return config_view(ctx, service) if view else None
 
 
 def suggest_user_pin(ctx: ServiceContext, account_id: str, user_id: str) -> str:

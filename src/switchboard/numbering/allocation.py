@@ -23,11 +23,13 @@ from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
 from switchboard.numbering.pool import (
     DID_POOL,
     DN_POOL,
+    SWEEP_BATCH,
     Usable,
     forget_cursor,
     free_in_range,
     give_back,
     hint_number,
+    in_span,
     lock,
     set_hint,
     take_next,
@@ -127,9 +129,26 @@ def usable_with_mapped_did(session: Session, account_id: str) -> Usable:
 
     def usable(dn: str) -> bool:
         did = mapped_did(mappings, dn)
-        return did is None or not did_taken(session, did)
+        if did is None:
+            return True
+        if did not in tx_cache(session).get("dids", {}):
+            _learn_dids(session, next(m for m in mappings if m.did_for(dn) == did), did)
+        return not did_taken(session, did)
 
     return usable
+
+
+def _learn_dids(session: Session, mapping: Mapping, did: str) -> None:
+    """Which of the mapping's DIDs from `did` on (SWEEP_BATCH of them) are taken, read at
+    once: the DNs after this one are asked about next."""
+    known = tx_cache(session).setdefault("dids", {})
+    width = mapping.did_length - 1
+    first = int(did[1:])
+    last = min(mapping.did_start + mapping.count - 1, first + SWEEP_BATCH - 1)
+    span = Span("+", f"{first:0{width}d}", f"{last:0{width}d}")
+    taken = set(session.scalars(select(Phone.did).where(*in_span(Phone.did, span))))
+    for n in range(span.lo, span.hi + 1):
+        known.setdefault(span.text(n), span.text(n) in taken)
 
 
 def allocate_dn(session: Session, account_id: str, *, wanted: str | None = None, range_id: str | None = None,

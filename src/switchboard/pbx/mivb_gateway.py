@@ -68,7 +68,8 @@ def _issue(item: _Issue) -> PbxIssue:
     return PbxIssue(code=item.code, message=item.message[:1000], field=item.field, phone=item.phone)
 
 
-LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
+# Kept alive between pushes: a worker sends a PBX several pushes at once, one after another.
+LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=30)
 
 
 class _AllowedNetworksBackend(httpcore.SyncBackend):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from switchboard.core.db import Base, UTCDateTime, utcnow
@@ -11,6 +11,9 @@ from switchboard.core.db import Base, UTCDateTime, utcnow
 JOB_STATES = ("queued", "running", "succeeded", "failed", "superseded")
 OPEN_JOB_STATES = ("queued", "running")
 SYNC_STATES = ("pending", "syncing", "synced", "failed")
+
+
+_OPEN = text("state IN ('queued', 'running')")
 
 
 class SyncJob(Base):
@@ -23,6 +26,10 @@ class SyncJob(Base):
     __table_args__ = (
         Index("ix_sync_jobs_claim", "state", "run_after"),
         Index("ix_sync_jobs_user", "account_id", "user_id", "id"),
+        # The claim reads the open jobs in id order, and asks whether a user has an earlier
+        # open one: both only among the open jobs, however many finished ones there are.
+        Index("ix_sync_jobs_open", "id", postgresql_where=_OPEN, sqlite_where=_OPEN),
+        Index("ix_sync_jobs_open_user", "account_id", "user_id", "id", postgresql_where=_OPEN, sqlite_where=_OPEN),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

@@ -19,7 +19,7 @@ from switchboard.core.collation import by_name
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import Conflict, NotFound
-from switchboard.core.uow import tx_cache
+from switchboard.core.uow import is_new_in_transaction, tx_cache
 from switchboard.mivb.models import MivbService
 from switchboard.pbx.models import MivbConnection
 from switchboard.sync import status as sync_status
@@ -37,11 +37,16 @@ def _supersede_queued_pushes(session: Session, account_id: str, user_id: str) ->
 
 
 def status_of(session: Session, service: MivbService) -> SyncStatus:
-    status = session.get(SyncStatus, service.user_id)
+    new_user = is_new_in_transaction(session, "user", service.user_id)
+    status = tx_cache(session).get(("sync_status", service.user_id)) if new_user else None
+    if status is None and not new_user:
+        status = session.get(SyncStatus, service.user_id)
     if status is None:
         status = SyncStatus(user_id=service.user_id, account_id=service.account_id, state="pending",
                             errors=[], phones={}, updated_at=utcnow())
         session.add(status)
+        if new_user:  # a user this transaction created has no other sync state
+            tx_cache(session)[("sync_status", service.user_id)] = status
     return status
 
 
@@ -58,7 +63,8 @@ def enqueue_push(session: Session, service: MivbService) -> SyncJob:
         queued.revision, queued.pbx_key = service.desired_revision, service.pbx_key or service.user_id
         job = queued
     else:
-        _supersede_queued_pushes(session, service.account_id, service.user_id)
+        if not is_new_in_transaction(session, "user", service.user_id):  # a new user has no job waiting
+            _supersede_queued_pushes(session, service.account_id, service.user_id)
         job = SyncJob(account_id=service.account_id, user_id=service.user_id, kind="push_user",
                       pbx_key=service.pbx_key or service.user_id, revision=service.desired_revision,
                       run_after=utcnow())

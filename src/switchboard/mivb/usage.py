@@ -1,0 +1,169 @@
+"""What the licence and capacity rules count (users of a category, configured users and
+phones of an account, EHDU and ACD agents in use), read once per transaction and then
+kept current by the writes of that transaction: a bulk import checks every rule for each
+row without counting again.
+
+A count is read when first asked for in a transaction (core.uow.tx_count) and forgotten
+at its end and at any rollback, savepoints included. Every flushed insert, update or
+delete of a service or a phone adjusts the counts it changes (the ORM events below); a
+write whose effect cannot be told (a value never loaded) makes the transaction forget
+its counts, which are then read again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session, object_session
+
+from switchboard.accounts.models import Account, User
+from switchboard.core.uow import adjust_count, forget_counts, tx_count
+from switchboard.mivb.models import MivbService, Phone
+
+_UNKNOWN = object()
+_SERVICE_FIELDS = ("account_id", "service_category_id")
+_PHONE_FIELDS = ("account_id", "type", "external_number", "acd_agent")
+
+
+def licence_used(session: Session, category_id: str) -> int:
+    """Users who have the category (one licence each)."""
+    return tx_count(session, ("licence_used", category_id), lambda: session.scalar(
+        select(func.count()).select_from(MivbService).where(MivbService.service_category_id == category_id)) or 0, _settle)
+
+
+def configured_users(session: Session, account_id: str) -> int:
+    return tx_count(session, ("configured_users", account_id), lambda: session.scalar(
+        select(func.count()).select_from(MivbService).where(
+            MivbService.account_id == account_id, MivbService.service_category_id.is_not(None))) or 0, _settle)
+
+
+def devices(session: Session, account_id: str) -> int:
+    return tx_count(session, ("devices", account_id), lambda: session.scalar(
+        select(func.count()).select_from(Phone).where(Phone.account_id == account_id)) or 0, _settle)
+
+
+def ehdu_used(session: Session, account_id: str) -> int:
+    return tx_count(session, ("ehdu_used", account_id), lambda: session.scalar(
+        select(func.count()).select_from(Phone).where(
+            Phone.account_id == account_id, Phone.type == "hot_desk", Phone.external_number.is_not(None))) or 0, _settle)
+
+
+def acd_used(session: Session, account_id: str) -> int:
+    return tx_count(session, ("acd_used", account_id), lambda: session.scalar(
+        select(func.count()).select_from(Phone).where(
+            Phone.account_id == account_id, Phone.type == "hot_desk", Phone.acd_agent.is_(True))) or 0, _settle)
+
+
+def _settle(session: Session) -> None:
+    """Flushes the pending changes when some of them change what is counted (a new or
+    deleted service or phone, a counted field changed), as a count query would."""
+    counted = (MivbService, Phone)
+    if any(isinstance(o, counted) for o in session.new) or any(isinstance(o, counted) for o in session.deleted):
+        session.flush()
+        return
+    for obj in session.dirty:
+        fields = _SERVICE_FIELDS if isinstance(obj, MivbService) else _PHONE_FIELDS if isinstance(obj, Phone) else ()
+        state = inspect(obj)
+        if any(state.attrs[name].history.has_changes() for name in fields):
+            session.flush()
+            return
+
+
+def category_of_flushed(session: Session, user_id: str) -> Any:
+    """The category the user's service has in the database as this transaction sees it,
+    when this session knows it (else _UNKNOWN)."""
+    service = session.identity_map.get(session.identity_key(MivbService, (user_id,)))
+    if service is None or inspect(service).pending:
+        return _UNKNOWN
+    committed = _before(service, ("service_category_id",))
+    return _UNKNOWN if committed is None else committed["service_category_id"]
+
+
+def is_unknown(value: Any) -> bool:
+    return value is _UNKNOWN
+
+
+# ---------------------------------------------------------------- keeping counts current
+
+def _service_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
+    if values["service_category_id"] is None:
+        return []
+    return [("licence_used", values["service_category_id"]), ("configured_users", values["account_id"])]
+
+
+def _phone_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
+    keys = [("devices", values["account_id"])]
+    if values["type"] == "hot_desk":
+        if values["external_number"] is not None:
+            keys.append(("ehdu_used", values["account_id"]))
+        if values["acd_agent"]:
+            keys.append(("acd_used", values["account_id"]))
+    return keys
+
+
+def _now(target: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
+    values = inspect(target).dict
+    if any(name not in values for name in names):
+        return None
+    return {name: values[name] for name in names}
+
+
+def _before(target: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """The values as they were in the database before this flush."""
+    state = inspect(target)
+    out = {}
+    for name in names:
+        history = state.attrs[name].history
+        if history.deleted:
+            out[name] = history.deleted[0]
+        elif history.unchanged:
+            out[name] = history.unchanged[0]
+        else:
+            return None
+    return out
+
+
+def _apply(session: Session | None, before: list | None, after: list | None) -> None:
+    if session is None:
+        return
+    if before is None or after is None:
+        forget_counts(session)
+        return
+    for key in before:
+        adjust_count(session, key, -1)
+    for key in after:
+        adjust_count(session, key, +1)
+
+
+def _watch(model: type, fields: tuple[str, ...], keys) -> None:
+    def values_keys(values: dict[str, Any] | None) -> list | None:
+        return None if values is None else keys(values)
+
+    @event.listens_for(model, "after_insert")
+    def _inserted(_mapper, _connection, target) -> None:
+        _apply(object_session(target), [], values_keys(_now(target, fields)))
+
+    @event.listens_for(model, "after_update")
+    def _updated(_mapper, _connection, target) -> None:
+        state = inspect(target)
+        if not any(state.attrs[name].history.has_changes() for name in fields):
+            return
+        _apply(object_session(target), values_keys(_before(target, fields)), values_keys(_now(target, fields)))
+
+    @event.listens_for(model, "after_delete")
+    def _deleted(_mapper, _connection, target) -> None:
+        _apply(object_session(target), values_keys(_before(target, fields)), [])
+
+
+_watch(MivbService, _SERVICE_FIELDS, _service_keys)
+_watch(Phone, _PHONE_FIELDS, _phone_keys)
+
+
+@event.listens_for(User, "after_delete")
+@event.listens_for(Account, "after_delete")
+def _cascaded(_mapper, _connection, target) -> None:
+    """The database deletes what hangs from a user or an account by itself (no event
+    tells of each row): the counts are read again."""
+    session = object_session(target)
+    if session is not None:
+        forget_counts(session)

@@ -1,0 +1,67 @@
+"""Query-count baseline of a bulk import: the statements an applied row costs stay where
+they are (34 per row before the importer read its users at once and a transaction kept
+its counts, locks and settings; 15 after). A change that adds a query per row fails here."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event, func, select
+
+from switchboard.jobs.runner import JobRunner
+from switchboard.mivb.models import Phone
+from switchboard.sync.models import SyncJob
+
+ROWS = 60
+# Measured: 14.8 statements a row (a desk phone from the template, every 5th row a hot
+# desk ACD agent besides), fixed costs included. The margin is for the fixed costs only.
+MAX_PER_ROW = 16
+HEADER = "email,first_name,last_name,mivb,service_category,phone1_type,phone1_voicemail,phone2_type,phone2_acd_agent"
+
+
+@contextmanager
+def _count_statements(connection):
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(connection, "before_cursor_execute", before)
+
+
+def test_an_applied_row_costs_at_most_16_statements(client, app, session_factory, db_connection, mivb_account):
+    m = mivb_account
+    assert client.post(m.url("/mivb/dn-ranges"), headers=m.partner,
+                       json={"start": "300000", "end": "300999"}).status_code == 201
+    assert client.post(m.url("/mivb/did-ranges"), headers=m.partner, json={
+        "start": "+33150000000", "end": "+33150000999", "first_dn": "300000"}).status_code == 201
+    assert client.patch(m.url(f"/mivb/service-categories/{m.categories['Telephony']}"), headers=m.partner,
+                        json={"licences": ROWS}).status_code == 200
+    assert client.put(m.url("/mivb/licences"), headers=m.partner,
+                      json={"ehdu": 2, "acd_agent": ROWS}).status_code == 200
+    lines = [HEADER] + [f"count{n}@{m.account_id[:8]}.example,First{n},Last{n},yes,Telephony,desk_phone,yes,"
+                        + ("hot_desk,yes" if n % 5 == 0 else ",") for n in range(1, ROWS + 1)]
+    submitted = client.post(m.url("/imports?mode=apply&on_error=all_or_nothing"),
+                            headers={**m.admin, "content-type": "text/csv"}, content="\n".join(lines) + "\n")
+    assert submitted.status_code == 202, submitted.text
+
+    with _count_statements(db_connection) as statements:
+        assert JobRunner(session_factory, app.state.runtime).run_once()
+
+    job = client.get(f"/api/v1/jobs/{submitted.json()['id']}", headers=m.admin).json()
+    assert job["state"] == "succeeded" and job["result"]["created"] == ROWS, job["result"]
+    with session_factory() as session:
+        phones = session.execute(select(Phone.dn, Phone.did).where(Phone.account_id == m.account_id)).all()
+        assert len({dn for dn, _ in phones}) == len(phones) == ROWS + ROWS // 5  # one DN each, none twice
+        dids = [did for _, did in phones if did is not None]
+        assert len(dids) == len(set(dids))
+        pushes = session.scalar(select(func.count()).select_from(SyncJob).where(
+            SyncJob.account_id == m.account_id, SyncJob.kind == "push_user", SyncJob.state == "queued"))
+        assert pushes == ROWS  # one push per user created, its phones with it
+    per_row = len(statements) / ROWS
+    print(f"{per_row:.2f} statements per row")
+    assert per_row <= MAX_PER_ROW, f"{per_row:.1f} statements per row"
