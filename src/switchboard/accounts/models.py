@@ -4,7 +4,7 @@ from datetime import datetime
 
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionedMixin, utcnow
@@ -47,9 +47,6 @@ class User(IdMixin, TimestampMixin, VersionedMixin, Base):
             name="role_scope",
         ),
         Index("ix_users_account_name", "account_id", "last_name", "first_name"),
-        # The users list's order (names compared in lower case): a page is read in index
-        # order instead of sorting every user of the account.
-        Index("ix_users_account_sorted", "account_id", text("lower(last_name)"), text("lower(first_name)"), "id"),
     )
 
     partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)

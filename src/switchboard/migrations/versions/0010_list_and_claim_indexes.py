@@ -1,4 +1,4 @@
-"""indexes for the users list's order and for the sync claim among open jobs only
+"""indexes for the sync claim among open jobs only
 
 Revision ID: 0010
 Revises: 0009
@@ -21,11 +21,8 @@ def upgrade() -> None:
                     postgresql_where=_OPEN, sqlite_where=_OPEN)
     op.create_index('ix_sync_jobs_open_user', 'sync_jobs', ['account_id', 'user_id', 'id'], unique=False,
                     postgresql_where=_OPEN, sqlite_where=_OPEN)
-    op.create_index('ix_users_account_sorted', 'users',
-                    ['account_id', sa.text('lower(last_name)'), sa.text('lower(first_name)'), 'id'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_users_account_sorted', table_name='users')
     op.drop_index('ix_sync_jobs_open_user', table_name='sync_jobs')
     op.drop_index('ix_sync_jobs_open', table_name='sync_jobs')
