@@ -158,6 +158,21 @@ def test_down_fault_answers_503_until_healed(api):
     assert api.get("/api/v1/system").status_code == 200
 
 
+def test_the_state_counts_the_requests_the_faults_failed(api):
+    assert api.get("/_sim/state").json()["injected"] == {"errors": 0, "down": 0}
+    api.post("/_sim/faults", json={"error_rate": 1.0}).raise_for_status()
+    for _ in range(3):
+        assert api.get("/api/v1/system").status_code in (500, 503)
+    api.post("/_sim/faults", json={"down": True}).raise_for_status()
+    for _ in range(2):
+        assert api.get("/api/v1/catalog").status_code == 503
+    state = api.get("/_sim/state").json()  # /_sim is never failed, nor counted
+    assert state["injected"] == {"errors": 3, "down": 2}
+    assert "injected" not in state["faults"]
+    api.delete("/_sim/faults").raise_for_status()
+    assert api.get("/_sim/state").json()["injected"] == {"errors": 0, "down": 0}
+
+
 def test_latency_fault_delays_api_calls_only(api):
     api.post("/_sim/faults", json={"latency_ms": 1500}).raise_for_status()
     started = time.monotonic()

@@ -37,8 +37,21 @@ from tests.properties.strategies import (
 )
 
 
+RANGE_MESSAGES = {
+    "length_mismatch": "Start and end must have the same number of digits.",
+    "invalid_dn_range": "The end of the range must not be below its start.",
+    "invalid_did_range": "The end of the range must not be below its start.",
+    "range_too_long": "Prefix and number together must be at most 7 characters long.",
+    "range_too_large": "A DID range holds at most %(max)s numbers.",
+}
+
+
 def codes(caught: pytest.ExceptionInfo) -> dict[str, str]:
-    assert all(translated(item.message) for item in caught.value.errors), caught.value.errors
+    """{field: code} of a refusal, each message in the catalogue (and the range rules'
+    messages the ones they document)."""
+    for item in caught.value.errors:
+        assert translated(item.message), item
+        assert item.message == RANGE_MESSAGES.get(item.code, item.message), item
     return {item.field: item.code for item in caught.value.errors}
 
 
@@ -188,7 +201,14 @@ def test_did_range_size_limit_is_inclusive():
     assert check_did_range("+33100000000", f"+331{MAX_DID_RANGE_SIZE - 1:08d}").size == MAX_DID_RANGE_SIZE
     with pytest.raises(ValidationFailed) as caught:
         check_did_range("+33100000000", f"+331{MAX_DID_RANGE_SIZE:08d}")
+    assert codes(caught) == {"end": "range_too_large"}
     assert caught.value.errors[0].params == {"max": MAX_DID_RANGE_SIZE}
+
+
+def test_did_range_bounds_are_e164_numbers():
+    with pytest.raises(ValidationFailed) as caught:
+        validate(DidRangeCreate, {"start": "not a number", "end": "+33140000009"})
+    assert codes(caught) == {"start": "invalid_e164"}
 
 
 @given(dn_range_parts(), st.sampled_from([None, ""]))
