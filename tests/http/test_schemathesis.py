@@ -2,9 +2,10 @@
 partner admin, an account admin and a plain user: no answer is a 5xx, and every answer has
 a documented status, content type, headers and schema; schema-invalid input is refused.
 
-The account is populated once (tests/http/api_world.py); each generated request runs in a
-savepoint rolled back after it, so every request meets the same world, the mutating
-operations included (a DELETE of the account itself leaves it there for the next one).
+The account is populated once, in a database of the module's own (tests/http/api_world.py);
+each generated request runs in a transaction rolled back after it, so every request meets
+the same world, the mutating operations included (a DELETE of the account itself leaves it
+there for the next one).
 Path parameters are mostly real ids of the account, sometimes another tenant's, sometimes
 what schemathesis generated. SWITCHBOARD_API_EXAMPLES sets the examples per operation and
 role (`make test`: a few; `make chaos-api`: many)."""
@@ -29,7 +30,10 @@ from sqlalchemy.orm import sessionmaker
 
 from switchboard.app import create_app
 from switchboard.core.config import Settings
+from switchboard.core.db import make_engine
+from switchboard.migrations import upgrade
 from switchboard.mivb_sim.launcher import launch
+from switchboard.testing.databases import temporary_database
 
 from tests.factories import PASSWORD, make_tenant
 from tests.http import api_world
@@ -109,19 +113,20 @@ def _resolve(world: api_world.World, path_parameters: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world_connection(engine):
-    connection = engine.connect()
-    transaction = connection.begin()
-    FACTORY.configure(bind=connection)
-    yield connection
-    FACTORY.configure(bind=None)
-    transaction.rollback()
-    connection.close()
+def api_engine(backend, tmp_path_factory):
+    """A database of the module's own: the account is committed there once, and nothing
+    else shares it."""
+    with temporary_database(backend, tmp_path_factory.mktemp("api-db")) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def world(world_connection, tmp_path_factory):
+def world(api_engine, tmp_path_factory):
     sim = launch(auth=api_world.SIM_AUTH, stderr_path=tmp_path_factory.mktemp("sim") / "stderr.log")
+    FACTORY.configure(bind=api_engine)
     try:
         with FACTORY() as session:
             a, b = make_tenant(session, "Alpha"), make_tenant(session, "Bravo")
@@ -133,6 +138,7 @@ def world(world_connection, tmp_path_factory):
 
             yield api_world.build(client, a, b, sim.url, login)
     finally:
+        FACTORY.configure(bind=None)
         sim.stop()
         _report()
 
@@ -149,10 +155,14 @@ def _report() -> None:
           f"  by role: {table('role')}\n  by phase: {table('phase')}\n  by status: {table('status')}")
 
 
-def _call(case, role: str, world: api_world.World, connection) -> None:
+def _call(case, role: str, world: api_world.World, engine) -> None:
     if case.path_parameters:
         case.path_parameters = _resolve(world, case.path_parameters)
-    savepoint = connection.begin_nested()
+    # One short transaction per request, rolled back: nothing it wrote stays, and no
+    # transaction outlives its request (a long one would hoard the server's lock table).
+    connection = engine.connect()
+    transaction = connection.begin()
+    FACTORY.configure(bind=connection)
     try:
         started = time.perf_counter()
         # The role's token, unless the case is about the Authorization header itself
@@ -172,7 +182,9 @@ def _call(case, role: str, world: api_world.World, connection) -> None:
                             f"{meta.generation.mode.value if meta else '-'}\t{response.status_code}\t"
                             f"{time.perf_counter() - started:.4f}\t{response.text[:150]!r}\n")
     finally:
-        savepoint.rollback()
+        FACTORY.configure(bind=engine)
+        transaction.rollback()
+        connection.close()
 
 
 # The coverage phase is deterministic and the largest: in `make test` the partner admin,
@@ -182,17 +194,17 @@ partner_schema, account_admin_schema, user_schema = _schema(True), _schema(LONG)
 
 @partner_schema.parametrize()
 @SETTINGS
-def test_as_partner_admin(case, world, world_connection):
-    _call(case, "partner_admin", world, world_connection)
+def test_as_partner_admin(case, world, api_engine):
+    _call(case, "partner_admin", world, api_engine)
 
 
 @account_admin_schema.parametrize()
 @SETTINGS
-def test_as_account_admin(case, world, world_connection):
-    _call(case, "account_admin", world, world_connection)
+def test_as_account_admin(case, world, api_engine):
+    _call(case, "account_admin", world, api_engine)
 
 
 @user_schema.parametrize()
 @SETTINGS
-def test_as_plain_user(case, world, world_connection):
-    _call(case, "user", world, world_connection)
+def test_as_plain_user(case, world, api_engine):
+    _call(case, "user", world, api_engine)
