@@ -48,8 +48,10 @@ class User(IdMixin, TimestampMixin, VersionedMixin, Base):
         ),
         Index("ix_users_account_name", "account_id", "last_name", "first_name"),
         # The users list's order (names compared in lower case): a page is read in index
-        # order instead of sorting every user of the account.
-        Index("ix_users_account_sorted", "account_id", text("lower(last_name)"), text("lower(first_name)"), "id"),
+        # order instead of sorting every user of the account. PostgreSQL only: SQLite's
+        # reflection cannot read an index on expressions (backups and checks reflect).
+        Index("ix_users_account_sorted", "account_id", text("lower(last_name)"), text("lower(first_name)"),
+              "id").ddl_if(dialect="postgresql"),
     )
 
     partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)

@@ -21,11 +21,13 @@ def upgrade() -> None:
                     postgresql_where=_OPEN, sqlite_where=_OPEN)
     op.create_index('ix_sync_jobs_open_user', 'sync_jobs', ['account_id', 'user_id', 'id'], unique=False,
                     postgresql_where=_OPEN, sqlite_where=_OPEN)
-    op.create_index('ix_users_account_sorted', 'users',
-                    ['account_id', sa.text('lower(last_name)'), sa.text('lower(first_name)'), 'id'], unique=False)
+    if op.get_bind().dialect.name == "postgresql":  # SQLite cannot reflect an index on expressions
+        op.create_index('ix_users_account_sorted', 'users',
+                        ['account_id', sa.text('lower(last_name)'), sa.text('lower(first_name)'), 'id'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_users_account_sorted', table_name='users')
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index('ix_users_account_sorted', table_name='users')
     op.drop_index('ix_sync_jobs_open_user', table_name='sync_jobs')
     op.drop_index('ix_sync_jobs_open', table_name='sync_jobs')
