@@ -34,9 +34,6 @@ def fresh_database(tmp_path, backend, monkeypatch):
         get_settings.cache_clear()
 
 
-# SQLite's reflection cannot read an index on expressions (the users list's order): the
-# comparison skips it on both sides.
-@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrations_match_the_models(engine):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)

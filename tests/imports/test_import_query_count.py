@@ -65,3 +65,23 @@ def test_an_applied_row_costs_at_most_16_statements(client, app, session_factory
     per_row = len(statements) / ROWS
     print(f"{per_row:.2f} statements per row")
     assert per_row <= MAX_PER_ROW, f"{per_row:.1f} statements per row"
+
+
+def test_licences_counted_once_stay_exact_through_the_rows(client, mivb_account, run_import):
+    """The counts a transaction keeps itself follow every row: a product removed by one row
+    frees its licence for a later row; the row past the last licence is refused."""
+    m = mivb_account  # Entry: 3 licences
+    leaving, staying = m.new_user("Entry"), m.new_user("Entry")
+    email = client.get(m.user_url(leaving), headers=m.admin).json()["email"]
+    tag = m.account_id[:8]
+    text = ("email,first_name,last_name,mivb,service_category\n"
+            f"new1@{tag}.example,New,One,yes,Entry\n"
+            f"{email},,,no,\n"
+            f"new2@{tag}.example,New,Two,yes,Entry\n"
+            f"new3@{tag}.example,New,Three,yes,Entry\n")
+    job = run_import(text, mode="apply", on_error="partial")
+    rows = {row["row"]: (row["status"], [e["code"] for e in row["errors"]]) for row in job["result"]["rows"]}
+    assert rows == {1: ("created", []), 2: ("updated", []), 3: ("created", []),
+                    4: ("failed", ["licence_exhausted"])}
+    entry = client.get(m.url(f"/mivb/service-categories/{m.categories['Entry']}"), headers=m.admin).json()
+    assert entry["licences_used"] == 3 and staying

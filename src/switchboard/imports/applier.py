@@ -19,9 +19,8 @@ from switchboard.accounts.models import User
 from switchboard.accounts.tenancy import require_account_admin
 from switchboard.audit.service import MASK
 from switchboard.core.context import ServiceContext
-from switchboard.core.validation import normalize_email
 from switchboard.core.errors import ErrorItem, ServiceError, ValidationFailed
-from switchboard.core.validation import phone_number
+from switchboard.core.validation import normalize_email, phone_number
 from switchboard.imports.csv_format import MAX_PHONES, PHONE_FIELDS, CsvFile, Row, phone_column
 from switchboard.imports.exporter import user_row
 from switchboard.jobs.runner import RowResult
@@ -180,7 +179,7 @@ class Importer:
         ctx, account_id = self.ctx, self.account.id
         key = row.get("email").strip().lower()
         user = self.users.get(key)
-        if user is not None and inspect(user).was_deleted:  # deleted by an earlier row's push of it… or a hook
+        if user is not None and not inspect(user).persistent:  # created by a row that was rolled back
             user = None
         if user is not None and user.account_id != account_id:
             raise ValidationFailed("email_taken", "A user with this e-mail already exists.", field="email")

@@ -67,6 +67,7 @@ class Worker:
         self._passwords: dict[str, str] = {}  # encrypted -> decrypted, connection passwords
         self._pbx_of_account: dict[str, str] = {}
         self._started: set[int] = set()  # jobs in the pool (in a line or in flight)
+        self._queue_drained_until = 0.0
 
     # ------------------------------------------------------------ claiming
 
@@ -158,8 +159,12 @@ class Worker:
         room = self.capacity - active
         if room < min(self.batch_size, self.capacity) // 2 and active:
             return 0
+        if active and time.monotonic() < self._queue_drained_until:
+            return 0  # the last claim found the queue empty: ask again a little later
         skip = {account for account, pbx in self._pbx_of_account.items() if pbx in full}
-        job_ids = self.claim(limit=min(room, self.batch_size), skip_accounts=skip)
+        limit = min(room, self.batch_size)
+        job_ids = self.claim(limit=limit, skip_accounts=skip)
+        self._queue_drained_until = time.monotonic() + 0.2 if len(job_ids) < limit else 0.0
         if job_ids:
             self._start(job_ids)
         return len(job_ids)
