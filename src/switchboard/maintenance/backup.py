@@ -27,6 +27,7 @@ from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from switchboard.core.collation import NAME_COLLATION
 from switchboard.core.db import is_sqlite
 from switchboard.core.errors import Conflict, ServiceError, ValidationFailed
 from switchboard.migrations import alembic_config, upgrade
@@ -256,6 +257,8 @@ def restore_postgresql(database_url: str, source: Path, *, force: bool = False) 
             existing = MetaData()
             existing.reflect(engine)
             existing.drop_all(engine)
+            with engine.begin() as conn:  # the schema's other objects the dump creates again
+                conn.execute(text(f"DROP COLLATION IF EXISTS {NAME_COLLATION}"))
     finally:
         engine.dispose()
     _run(pg_restore_command(database_url, source), database_url)
