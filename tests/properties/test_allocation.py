@@ -8,7 +8,8 @@ mapped onto them and an unmapped one):
 - a new phone gets the lowest free DN, over the ranges in order, whose mapped DID is free;
 - below each range's hint, every number is taken (the hint never skips a free number).
 
-The steps go through the same functions as the phone service (allocate_dn / allocate_did
+A batch is several new phones in one unit of work, as an import adds them. The steps go
+through the same functions as the phone service (allocate_dn / allocate_did
 for a new phone, phones._change_numbers for a DN change, store.release_numbers for a
 deleted phone), each in a unit of work of its own that commits or rolls back."""
 
@@ -42,6 +43,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("delete"), st.integers(0, 30)),
     st.tuples(st.just("renumber"), st.tuples(st.integers(0, 30), st.sampled_from(ALL_DNS))),
     st.tuples(st.just("reserve"), st.frozensets(st.sampled_from(ALL_DNS), max_size=4)),
+    st.tuples(st.just("batch"), st.lists(st.one_of(st.none(), st.sampled_from(ALL_DNS)), min_size=2, max_size=6)),
 ), min_size=1, max_size=25)
 setups = st.fixed_dictionaries({
     "ranges": st.lists(st.sampled_from(RANGES), min_size=1, max_size=3, unique=True),
@@ -117,7 +119,7 @@ class World:
 
     # ------------------------------------------------------------ the steps
 
-    def add(self, wanted: str | None) -> None:
+    def add(self, wanted: str | None, *, commit: bool = True) -> None:
         expected = self.expected_next_dn() if wanted is None else None
         session, account_id = self.session, self.account.id
         try:
@@ -125,19 +127,34 @@ class World:
             did, did_range_id = allocate_did(session, account_id, dn=dn)
             session.add(Phone(account_id=account_id, user_id=self.service.user_id, type="hot_desk", dn=dn,
                               dn_range_id=dn_range_id, did=did, did_range_id=did_range_id))
-            session.commit()
+            session.flush()
+            if commit:
+                session.commit()
         except ServiceError as exc:
+            dids_left = self.unmapped_dids_left()  # before the rollback gives the batch's back
             session.rollback()
             if wanted is None and exc.errors[0].field == "did":  # the DN was free, no DID was
-                assert exc.code == "range_exhausted" and self.unmapped_dids_left() == 0
+                assert exc.code == "range_exhausted" and dids_left == 0
             elif wanted is None:
                 assert expected is None, f"refused ({exc.code}) though {expected} was free"
                 assert isinstance(exc, Conflict) and exc.code == "range_exhausted"
+            if not commit:
+                raise
             return
         if wanted is None:
             assert dn == expected
         else:
             assert dn == wanted
+
+    def batch(self, wanted: list[str | None]) -> None:
+        """Several new phones in one unit of work (as an import makes them): the range is
+        locked and swept once, each allocation going on from the last one."""
+        try:
+            for one in wanted:
+                self.add(one, commit=False)
+            self.session.commit()
+        except ServiceError:
+            pass  # the whole unit of work was rolled back
 
     def delete(self, index: int) -> None:
         phones = self.phones()
