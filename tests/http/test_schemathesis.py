@@ -43,10 +43,12 @@ EXAMPLES = int(os.environ.get("SWITCHBOARD_API_EXAMPLES", "8"))
 LONG = os.environ.get("SWITCHBOARD_API_LONG", "") == "1"
 STATS: Counter = Counter()
 
-# One app for the module; its sessions are bound to the world's connection by `world`.
+# One app for the module; its sessions are bound to the module's database by `world`,
+# then to one connection (and transaction) per request by `_call`.
 FACTORY = sessionmaker(join_transaction_mode="create_savepoint", expire_on_commit=False)
-APP = create_app(Settings(var_dir=tempfile.mkdtemp(prefix="switchboard-api-"), database_url="sqlite://",
-                          secret_key="test-secret-key-for-switchboard"), FACTORY)
+_VAR = tempfile.TemporaryDirectory(prefix="switchboard-api-")
+APP = create_app(Settings(var_dir=_VAR.name, database_url="sqlite://", secret_key="test-secret-key-for-switchboard"),
+                 FACTORY)
 
 
 def _schema(coverage: bool):
