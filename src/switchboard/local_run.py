@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from switchboard.core.processes import stop
+
 
 def listen(host: str, port: int) -> socket.socket:
     """The server's listening socket (OSError when the port is taken)."""
@@ -83,10 +85,4 @@ def start_worker(log_path: Path) -> subprocess.Popen:
 
 
 def stop_worker(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    stop(process, grace=10)

@@ -24,6 +24,7 @@ from typing import Iterator
 import httpx
 from sqlalchemy import Engine
 
+from switchboard.core.processes import stop
 from switchboard.core.config import Settings
 from switchboard.core.db import make_engine
 from switchboard.migrations import upgrade
@@ -101,13 +102,7 @@ class Stack:
 
     @staticmethod
     def _stop(process: subprocess.Popen | None) -> None:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process, grace=20)
 
     # ---------------------------------------------------------------- the server
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 import switchboard
+from switchboard.core.processes import stop
 from switchboard.mivb_sim.launcher import Sim, launch
 
 SIM_AUTH = ("chaos-gateway", "chaos-gateway-secret")
@@ -86,13 +87,7 @@ class Processes:
 
     @staticmethod
     def terminate(process: subprocess.Popen | None) -> None:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process, grace=15)
 
     # ---------------------------------------------------------------- the API server
 
