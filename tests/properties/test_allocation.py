@@ -221,6 +221,8 @@ class World:
 @example({"ranges": [("", "20", "27"), ("*", "5", "9")], "mapped": "*5", "unmapped": True},
          [("add", "*7"), ("add", None), ("reserve", frozenset({"*5", "20"})), ("add", None), ("delete", 0),
           ("reserve", frozenset()), ("add", None), ("add", None)])
+@example({"ranges": [("", "20", "27")], "mapped": "22", "unmapped": False},
+         [("batch", [None, "21", None, None]), ("delete", 1), ("batch", [None, "25", None])])
 def test_allocation_never_hands_out_a_number_twice_or_outside_its_range(engine, setup, plan):
     with fresh_session(engine) as session:
         world = World(session, setup)
