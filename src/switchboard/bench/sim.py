@@ -15,13 +15,13 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
 import uvicorn
 
 from switchboard.mivb_sim.app import create_app
+from switchboard.mivb_sim.cli import _bind, _serve
 from switchboard.mivb_sim.schema import SeedIn
 from switchboard.mivb_sim.state import Pbx
 
@@ -61,19 +61,6 @@ class InFlight:
             self.now -= 1
 
 
-async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
-    async def announce() -> None:
-        while not server.started:
-            await asyncio.sleep(0.02)
-        print(f"mivb-sim listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-
-    announcer = asyncio.create_task(announce())
-    try:
-        await server.serve(sockets=[sock])
-    finally:
-        announcer.cancel()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m switchboard.bench.sim")
     parser.add_argument("--port", type=int, default=0)
@@ -83,11 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     seed = SeedIn.model_validate(json.loads(args.seed.read_text())) if args.seed else SeedIn()
     pbx = Pbx(seed)
     app = InFlight(create_app(pbx, args.username, os.environ.get("MIVB_SIM_PASSWORD") or "admin"), pbx)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
+    sock = _bind("127.0.0.1", args.port)  # the simulator's own socket: TCP_NODELAY on every connection
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    asyncio.run(_serve(server, sock))
+    asyncio.run(_serve(server, sock, "127.0.0.1"))
     return 0
 
 
