@@ -183,6 +183,11 @@ class PageProblems:
     js_errors: list[str] = field(default_factory=list)
     broken_assets: list[str] = field(default_factory=list)
     csp_violations: list[str] = field(default_factory=list)
+    aborted: list = field(default_factory=list)  # (what, navigations when asked, navigation counter)
+    closing: bool = False  # the test is over: closing the context aborts what still loads
+
+    def unexplained_aborts(self) -> list[str]:
+        return [what for what, asked, counter in self.aborted if counter["count"] == asked]
 
 
 def _new_page(browser, live_server, locale: str = "en-US"):
@@ -204,14 +209,40 @@ def _new_page(browser, live_server, locale: str = "en-US"):
             problems.broken_assets.append(f"{response.status} {response.url}")
 
     page.on("response", on_response)
-    page.on("requestfailed", lambda req: problems.broken_assets.append(f"failed {req.url}: {req.failure}")
-            if req.resource_type in ("script", "stylesheet", "image", "font") else None)
+
+    # A test that moves on (a click, a goto) while the page it leaves still loads a script makes
+    # Chromium abort that request: net::ERR_ABORTED, harmless. An abort still counts when the
+    # page that asked for the asset is still the page shown (nothing navigated since).
+    navigations = {"count": 0}
+    asked_during: dict = {}
+
+    def on_navigated(frame):
+        if frame == page.main_frame:
+            navigations["count"] += 1
+
+    def on_request(req):
+        asked_during[req] = navigations["count"]
+
+    def on_failed(req):
+        if req.resource_type not in ("script", "stylesheet", "image", "font") or problems.closing:
+            return
+        failure = req.failure or ""
+        if "ERR_ABORTED" in failure:
+            problems.aborted.append((f"failed {req.url}: {failure}", asked_during.get(req, 0), navigations))
+        else:
+            problems.broken_assets.append(f"failed {req.url}: {failure}")
+
+    page.on("framenavigated", on_navigated)
+    page.on("request", on_request)
+    page.on("requestfailed", on_failed)
     return context, page, problems
 
 
 def _check_problems(problems: PageProblems) -> None:
     assert not problems.js_errors, f"JavaScript errors in the page: {problems.js_errors}"
     assert not problems.broken_assets, f"assets that failed to load: {problems.broken_assets}"
+    aborted = problems.unexplained_aborts()
+    assert not aborted, f"assets aborted with no navigation to explain it: {aborted}"
     assert not problems.csp_violations, f"blocked by the Content-Security-Policy: {problems.csp_violations}"
 
 
@@ -228,6 +259,7 @@ def page(request, browser, live_server):
             pass
     else:
         failure_shot.unlink(missing_ok=True)  # no stale picture of a failure that is gone
+    problems.closing = True
     context.close()
     _check_problems(problems)
 
@@ -251,6 +283,7 @@ def new_page(request, browser, live_server):
                 save_screenshot(page, f"FAILED-{_safe_name(request.node.name)}-{number}", live_server.backend)
             except Exception:
                 pass
+        problems.closing = True
         context.close()
     for _, _, problems in opened:
         _check_problems(problems)
