@@ -31,6 +31,7 @@ class FakePbxs:
         self.together: dict[str, threading.Barrier] = {}  # url -> its first calls wait for each other
         self.started: Counter[str] = Counter()
         self.closed = 0
+        self.pause = 0.0  # seconds each push takes
 
     def connector(self, url: str, username: str, password: str) -> "_Connector":
         return _Connector(self, url.rstrip("/"))
@@ -55,6 +56,8 @@ class _Connector:
                 raise PbxUnreachable(UNREACHABLE)
             if barrier is not None:
                 barrier.wait(30)  # raises unless `parties` calls are in flight together
+            if pbxs.pause:
+                time.sleep(pbxs.pause)
             with pbxs.lock:
                 pbxs.pushed[self.url] += 1
             return PushOutcome(user={"user_key": user_key}, phones=[], errors=[])

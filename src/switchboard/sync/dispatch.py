@@ -15,14 +15,20 @@ from typing import Any, Callable, Hashable
 
 
 class PushPool:
-    def __init__(self, threads: int, per_pbx: int) -> None:
+    def __init__(self, threads: int, per_pbx: int, *, shared: bool = False) -> None:
+        """shared: the places at each PBX are shared with other workers; a PBX this pool
+        has been given no limit for (set_limit) gets no call in flight."""
         if threads < 1 or per_pbx < 1:
             raise ValueError("a push pool needs at least one thread and one place per PBX")
         self.threads = threads
         self.per_pbx = per_pbx
+        self._default_limit = 0 if shared else per_pbx
         self._executor: ThreadPoolExecutor | None = None
         self._lines: dict[Hashable, deque[tuple[Any, Callable[[], Any]]]] = {}
         self._in_flight: dict[Hashable, int] = {}
+        # A PBX's own limit, when it is not per_pbx: the places this worker holds in a limit
+        # shared with other workers (sync.slots); 0 keeps its calls in their line.
+        self._limits: dict[Hashable, int] = {}
         self._done: queue.SimpleQueue[tuple[Hashable, Any, Any]] = queue.SimpleQueue()
         self.outstanding = 0  # waiting in a line or in flight
 
@@ -32,6 +38,19 @@ class PushPool:
         self._lines.setdefault(pbx, deque()).append((item, call))
         self.outstanding += 1
         self._dispatch(pbx)
+
+    def set_limit(self, pbx: Hashable, places: int) -> None:
+        """At most `places` calls in flight to `pbx` from now on (calls already in flight
+        above it finish)."""
+        self._limits[pbx] = max(0, min(places, self.per_pbx))
+        self._dispatch(pbx)
+
+    def limit_of(self, pbx: Hashable) -> int:
+        return self._limits.get(pbx, self._default_limit)
+
+    def pbxs(self) -> list[Hashable]:
+        """The PBXs with calls waiting or in flight."""
+        return [pbx for pbx in set(self._lines) | set(self._in_flight) if self.outstanding_for(pbx)]
 
     def outstanding_for(self, pbx: Hashable) -> int:
         return len(self._lines.get(pbx, ())) + self._in_flight.get(pbx, 0)
@@ -60,10 +79,12 @@ class PushPool:
             self._dispatch(pbx)
         return finished
 
-    def take_back_waiting(self) -> list[Any]:
-        """The calls not started yet, taken out of their lines (the worker is stopping)."""
-        items = [item for line in self._lines.values() for item, _ in line]
-        for line in self._lines.values():
+    def take_back_waiting(self, pbx: Hashable | None = None) -> list[Any]:
+        """The calls not started yet (to `pbx`, or to every PBX), taken out of their lines:
+        the worker is stopping, or it has no place at that PBX."""
+        lines = [self._lines.get(pbx, deque())] if pbx is not None else list(self._lines.values())
+        items = [item for line in lines for item, _ in line]
+        for line in lines:
             line.clear()
         self.outstanding -= len(items)
         return items
@@ -77,7 +98,7 @@ class PushPool:
 
     def _dispatch(self, pbx: Hashable) -> None:
         line = self._lines.get(pbx)
-        while line and self._in_flight.get(pbx, 0) < self.per_pbx:
+        while line and self._in_flight.get(pbx, 0) < self._limits.get(pbx, self._default_limit):
             item, call = line.popleft()
             self._in_flight[pbx] = self._in_flight.get(pbx, 0) + 1
             if self._executor is None:

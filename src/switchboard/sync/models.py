@@ -64,3 +64,27 @@ class SyncStatus(Base):
     phones: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     applied_revision: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PbxSlot(Base):
+    """One place in a PBX's limit of pushes in flight, shared by every worker process: a
+    worker pushes to a PBX only as many calls at once as it holds places there. A place
+    whose lease ran out (its worker died) is free again."""
+
+    __tablename__ = "sync_pbx_slots"
+
+    pbx: Mapped[str] = mapped_column(String(500), primary_key=True)  # the PBX's URL, as the worker calls it
+    slot: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    holder: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PbxWaiter(Base):
+    """A worker that has calls for a PBX and fewer places there than its fair share: the
+    workers holding places give back what they hold above theirs."""
+
+    __tablename__ = "sync_pbx_waiters"
+
+    pbx: Mapped[str] = mapped_column(String(500), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -30,6 +30,7 @@ from switchboard.pbx.models import MivbConnection
 from switchboard.core.runtime import Runtime
 from switchboard.sync.dispatch import PushPool
 from switchboard.sync.models import SyncJob, SyncStatus
+from switchboard.sync.slots import Balancer, Places
 from switchboard.sync.outcomes import JobResult, RetryPolicy, apply_result  # noqa: F401 (RetryPolicy: the worker's)
 from switchboard.sync.queue import purge_deleted_accounts
 
@@ -46,7 +47,9 @@ def _call(connector: PbxConnector, plan: dict[str, Any]) -> PushOutcome | None:
 
 class Worker:
     """Claims jobs in batches and pushes them through a pool of threads, never more than
-    `per_pbx` calls in flight to one PBX (a slow or dead PBX holds back only its own jobs).
+    `per_pbx` calls in flight to one PBX (a slow or dead PBX holds back only its own jobs);
+    every worker together keeps to that limit, through places held in the database
+    (sync.slots).
     Its own thread does every database step: claim, prepare (one short read transaction
     for a batch), record (one transaction for the results that came in together)."""
 
@@ -60,7 +63,9 @@ class Worker:
         self.batch_size = batch_size
         self.retry = retry or RetryPolicy()
         self.on_job = on_job
-        self.pool = PushPool(threads, per_pbx)
+        self.pool = PushPool(threads, per_pbx, shared=True)
+        self.places = Places(self.worker_id, per_pbx, timedelta(seconds=min(30, lease_seconds)))
+        self.balancer = Balancer(self.places, self.pool)
         # Jobs claimed and not yet recorded, at most: enough to keep every thread busy.
         self.capacity = max(batch_size, threads + batch_size)
         self._connectors: dict[tuple[str, str, str], PbxConnector] = {}
@@ -114,6 +119,8 @@ class Worker:
             self._start(job_ids)
         while self.pool.outstanding:
             self._record(self.pool.collect(timeout=1.0))
+            self._balance()
+        self._release_places()  # the batch is done: another worker may have the PBXs
         return len(job_ids)
 
     def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5) -> None:
@@ -124,6 +131,7 @@ class Worker:
             while not stop.is_set():
                 try:
                     claimed = self._claim_more()
+                    self._balance()
                     if self.pool.outstanding:
                         self._record(self._gather(0.02 if claimed else 0.2))
                     elif not claimed:
@@ -155,6 +163,7 @@ class Worker:
         worker's jobs waiting gets no more, and its jobs take no room from the others."""
         full = {pbx for pbx in set(self._pbx_of_account.values())
                 if self.pool.outstanding_for(pbx) >= 4 * self.pool.per_pbx}
+        full |= self.balancer.skipped(time.monotonic())  # other workers hold its places
         active = self.pool.outstanding - sum(self.pool.outstanding_for(pbx) for pbx in full)
         room = self.capacity - active
         if room < min(self.batch_size, self.capacity) // 2 and active:
@@ -176,8 +185,32 @@ class Worker:
             session.commit()
             return purged
 
+    def _balance(self) -> None:
+        """Takes, renews and gives back places at the PBXs (sync.slots): the pool pushes
+        to a PBX only as many calls at once as this worker holds places there."""
+        wanted = self.balancer.due(time.monotonic())
+        if wanted is None:
+            return
+        with self.session_factory() as session:
+            held = self.places.adjust(session, wanted, utcnow())
+            session.commit()
+        for pbx in self.balancer.apply(held, time.monotonic()):
+            self._give_back(self.pool.take_back_waiting(pbx))
+
+    def _release_places(self) -> None:
+        if not self.places.held and not self.places.asked:
+            return
+        try:
+            with self.session_factory() as session:
+                self.places.release_all(session)
+                session.commit()
+        except Exception:  # their lease runs out
+            log.warning("sync worker %s could not give back its places at the PBXs", self.worker_id)
+        self.balancer.forget()
+
     def close(self) -> None:
         self.pool.close()
+        self._release_places()
         for connector in self._connectors.values():
             connector.close()
         self._connectors.clear()
@@ -187,6 +220,8 @@ class Worker:
         results = self._start([job_id])
         while self.pool.outstanding:
             results += self._record(self.pool.collect(timeout=1.0))
+            self._balance()
+        self._release_places()
         return next(r for r in results if r.job_id == job_id)
 
     def _start(self, job_ids: list[int]) -> list[JobResult]:
@@ -210,6 +245,7 @@ class Worker:
                 self.pool.submit(url, (job_id, plan), partial(_call, self._connector(plan["connection"]), plan))
             else:
                 now.append(((job_id, plan), None))
+        self._balance()
         return lost + self._record(now)
 
     def _record(self, finished: list[tuple[tuple[int, dict[str, Any] | None], Any]]) -> list[JobResult]:

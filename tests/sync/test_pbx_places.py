@@ -1,0 +1,114 @@
+"""Every worker process together keeps to a PBX's limit of pushes in flight (issue 13,
+figure 2: two workers of four calls each had eight in flight to one PBX): the places are
+rows of sync_pbx_slots, taken, renewed and given back by the workers."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from switchboard.core.db import utcnow
+from switchboard.core.uow import unit_of_work
+from switchboard.sync.dispatch import PushPool
+from switchboard.sync.models import PbxSlot, PbxWaiter
+from switchboard.sync.slots import Places
+from switchboard.sync.worker import Worker
+from tests.sync.conftest import FAST_RETRY, build_world
+from tests.sync.test_push_concurrency import FakePbxs, _fake_runtime, _own_pbx, _states, _wait_until
+
+LEASE = timedelta(seconds=30)
+
+
+def _adjust(factory, places: Places, wanted: dict[str, int], now=None) -> dict[str, int]:
+    with unit_of_work(factory) as session:
+        return places.adjust(session, wanted, now or utcnow())
+
+
+def test_two_workers_share_the_places_of_a_pbx(committed_factory):
+    pbx = "http://places-a.invalid"
+    first, second = Places("first", 4, LEASE), Places("second", 4, LEASE)
+    assert _adjust(committed_factory, first, {pbx: 4}) == {pbx: 4}  # alone: every place
+    assert _adjust(committed_factory, second, {pbx: 4}) == {}  # every place is taken: it waits
+    with unit_of_work(committed_factory) as session:
+        assert session.scalars(select(PbxWaiter.holder).where(PbxWaiter.pbx == pbx)).all() == ["second"]
+    assert _adjust(committed_factory, first, {pbx: 4}) == {pbx: 2}  # it sees the waiter: gives back its half
+    assert _adjust(committed_factory, second, {pbx: 4}) == {pbx: 2}
+    assert _adjust(committed_factory, first, {pbx: 4}) == {pbx: 2}  # no more than its share
+    with unit_of_work(committed_factory) as session:
+        assert session.scalars(select(PbxWaiter.holder).where(PbxWaiter.pbx == pbx)).all() == []
+    assert _adjust(committed_factory, first, {pbx: 0}) == {}  # nothing more for that PBX
+    assert _adjust(committed_factory, second, {pbx: 4}) == {pbx: 4}  # alone again
+    with unit_of_work(committed_factory) as session:
+        holders = Counter(session.scalars(select(PbxSlot.holder).where(PbxSlot.pbx == pbx)))
+    assert holders == Counter(second=4)
+
+
+def test_a_worker_takes_no_more_places_than_it_asks_for(committed_factory):
+    pbx = "http://places-d.invalid"
+    one, two = Places("one", 4, LEASE), Places("two", 4, LEASE)
+    assert _adjust(committed_factory, one, {pbx: 1}) == {pbx: 1}
+    assert _adjust(committed_factory, two, {pbx: 4}) == {pbx: 2}  # its share of two sharers
+    assert _adjust(committed_factory, one, {pbx: 4}) == {pbx: 2}
+
+
+def test_the_places_of_a_worker_that_died_free_when_their_lease_runs_out(committed_factory):
+    pbx = "http://places-b.invalid"
+    dead, alive = Places("dead", 4, LEASE), Places("alive", 4, LEASE)
+    assert _adjust(committed_factory, dead, {pbx: 4}) == {pbx: 4}
+    assert _adjust(committed_factory, alive, {pbx: 4}, utcnow() + LEASE - timedelta(seconds=5)) == {}
+    assert _adjust(committed_factory, alive, {pbx: 4}, utcnow() + LEASE + timedelta(seconds=1)) == {pbx: 4}
+    # the dead one comes back: its places are gone, it gets none
+    assert _adjust(committed_factory, dead, {pbx: 4}) == {}
+
+
+def test_places_are_renewed_and_given_back_when_the_worker_stops(committed_factory):
+    pbx = "http://places-c.invalid"
+    worker, other = Places("worker", 2, LEASE), Places("other", 2, LEASE)
+    assert _adjust(committed_factory, worker, {pbx: 2}) == {pbx: 2}
+    later = utcnow() + LEASE - timedelta(seconds=1)
+    assert _adjust(committed_factory, worker, {pbx: 2}, later) == {pbx: 2}  # renewed from `later` on
+    assert _adjust(committed_factory, other, {pbx: 2}, later + timedelta(seconds=2)) == {}
+    with unit_of_work(committed_factory) as session:
+        worker.release_all(session)
+    assert _adjust(committed_factory, other, {pbx: 2}) == {pbx: 2}
+
+
+def test_a_shared_pool_pushes_nothing_to_a_pbx_before_it_holds_places():
+    pool = PushPool(threads=2, per_pbx=4, shared=True)
+    ran = threading.Event()
+    pool.submit("pbx", 1, ran.set)
+    assert pool.collect(timeout=0.2) == [] and not ran.is_set() and pool.outstanding_for("pbx") == 1
+    pool.set_limit("pbx", 1)
+    assert pool.collect(timeout=5) == [(1, None)] and ran.is_set()
+    pool.close()
+
+
+def test_two_workers_never_have_more_than_the_limit_in_flight_to_one_pbx(committed_factory, runtime, sim, sim_api):
+    fake = FakePbxs()
+    fake.pause = 0.03
+    world = build_world(committed_factory, runtime, sim)
+    users = [world.configured_user("Telephony") for _ in range(40)]
+    url = "http://places-shared.invalid"
+    _own_pbx(world, url)
+    runtime = _fake_runtime(fake, runtime)
+    workers = [Worker(world.factory, runtime, retry=FAST_RETRY, threads=4, per_pbx=3, batch_size=5)
+               for _ in range(2)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05}) for w in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        _wait_until(lambda: _states(world)["succeeded"] == len(users), "every push",
+                    detail=lambda: (_states(world), dict(fake.most)))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert fake.pushed[url] >= len(users)
+    assert fake.most[url] == 3  # the limit is reached, never passed, by the two workers together
+    with unit_of_work(world.factory) as session:  # both gave their places back when they stopped
+        assert session.scalars(select(PbxSlot.holder).where(PbxSlot.pbx == url)).all() == [None] * 3
