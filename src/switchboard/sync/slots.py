@@ -122,10 +122,13 @@ class Balancer:
     push: the worker's thread asks `due()` each round and, when it answers, runs `adjust`
     in a transaction and hands the result to `apply()`."""
 
-    def __init__(self, places: Places, pool: PushPool, *, grace: float = 1.0, retry: float = 0.2) -> None:
+    def __init__(self, places: Places, pool: PushPool, *, grace: float = 1.0, retry: float = 0.2,
+                 patience: float = 3.0) -> None:
         self.places, self.pool = places, pool
         self.grace = grace  # a PBX idle this long gives its places back
         self.retry = retry  # a PBX refused places is asked again after this long
+        self.patience = patience  # calls wait this long for places before going back to the queue
+        self._without: dict[str, float] = {}  # PBX -> since when its calls have had no place
         self._renew_at = 0.0
         self._last_busy: dict[str, float] = {}
         self._asked: dict[str, float] = {}
@@ -154,13 +157,19 @@ class Balancer:
         and no place at all (their jobs go back to the queue for the worker that holds the
         places, and this one claims none of theirs for a while)."""
         # Renewed well before the lease runs out, and often enough to see waiters soon.
-        self._renew_at = now + min(self.places.lease.total_seconds() / 3, 2.0)
+        self._renew_at = now + min(self.places.lease.total_seconds() / 3, 0.5)
         refused = []
         for pbx in set(self.pool.pbxs()) | set(held) | set(self._last_busy):
             self.pool.set_limit(pbx, held.get(pbx, 0))
             if pbx in self.pool.pbxs() and not held.get(pbx) and not self.pool.in_flight(pbx):
-                refused.append(pbx)
-                self.refused_until[pbx] = now + max(self.grace, self.retry)
+                # It waits for its share (the holders give it back when they next renew);
+                # calls that waited too long go back to the queue for the holders.
+                if now - self._without.setdefault(pbx, now) >= self.patience:
+                    refused.append(pbx)
+                    self.refused_until[pbx] = now + max(self.grace, self.retry)
+                    del self._without[pbx]
+            else:
+                self._without.pop(pbx, None)
         for pbx in [pbx for pbx, seen in self._last_busy.items() if pbx not in held and now - seen > 60]:
             del self._last_busy[pbx]  # forgotten: a worker may have pushed to many PBXs
         return refused
