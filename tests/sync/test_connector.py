@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 
@@ -98,3 +99,22 @@ def test_hostile_user_list_and_html_error_page():
         mocked(lambda r: httpx.Response(200, json={"users": [{"no_key": 1}]})).list_users()
     with pytest.raises(PbxTransient):
         mocked(lambda r: httpx.Response(502, content=b"<html>Bad gateway</html>")).system()
+
+
+def test_connectors_share_one_ssl_context(monkeypatch):
+    """Building an SSL context reads the CA store (a few ms): a request that reads the
+    catalogue built one each time (issue 13's profile of figure 4). Every client shares one."""
+    import ssl
+
+    from switchboard.pbx import mivb_gateway
+
+    built = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(mivb_gateway, "_ssl_context", None)
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real(*a, **k))
+    connectors = [mivb_gateway.MivbGatewayConnector(f"https://pbx-{n}.invalid", "u", "p") for n in range(3)]
+    guarded = mivb_gateway.MivbGatewayConnector("https://pbx.invalid", "u", "p",
+                                                allowed_networks=(ipaddress.ip_network("10.0.0.0/8"),))
+    for connector in [*connectors, guarded]:
+        connector.close()
+    assert len(built) == 1
