@@ -7,6 +7,8 @@ before the call (core.uow.end_read_transaction refuses otherwise)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +49,32 @@ class _Catalog(BaseModel):
     dns_in_use: list[str] = []
 
 
+class _Reads:
+    """The catalogue reads of this process, account by account: one at a time (a request
+    that finds another one reading the same PBX uses the copy it has), and when the last
+    one answered (a request needing DNs no older than max_age does not read the PBX again
+    when this process read it that recently: the copy that read wrote is on its way)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._answered: dict[str, float] = {}
+
+    def lock(self, account_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(account_id, threading.Lock())
+
+    def answered(self, account_id: str) -> None:
+        self._answered[account_id] = time.monotonic()
+
+    def lately(self, account_id: str, seconds: float) -> bool:
+        at = self._answered.get(account_id)
+        return at is not None and time.monotonic() - at < seconds
+
+
+_reads = _Reads()
+
+
 def _view(cached: MivbCatalog, stale: bool) -> dict[str, Any]:
     return {**cached.data, "fetched_at": cached.fetched_at, "stale": stale}
 
@@ -66,26 +94,24 @@ def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
     fresh_enough = cached is not None and utcnow() - cached.fetched_at < timedelta(seconds=ttl)
     if cached is not None and (fresh_enough or allow_stale) and not refresh:
         return ctx.cache.setdefault(("catalog", account_id), _view(cached, not fresh_enough))
-    if cached is not None and not refresh and has_written(ctx.session):
+    within_ttl = cached is not None and utcnow() - cached.fetched_at < timedelta(seconds=ctx.rt.catalog_ttl_seconds)
+    read_lately = within_ttl and _reads.lately(account_id, ttl)
+    if cached is not None and not refresh and (has_written(ctx.session) or read_lately):
         # This unit of work has written already: the PBX cannot be read now (never inside a
-        # write), so the copy it has will do.
-        within_ttl = utcnow() - cached.fetched_at < timedelta(seconds=ctx.rt.catalog_ttl_seconds)
+        # write), so the copy it has will do. Or this process read the PBX within max_age:
+        # what it read is (about to be) in the copy.
         return ctx.cache.setdefault(("catalog", account_id), _view(cached, not within_ttl))
-    target = target_of(ctx, account_id)
-    end_read_transaction(ctx.session)
-    connector = open_connector(ctx, target)
+    reading = _reads.lock(account_id)
+    if not reading.acquire(blocking=cached is None or refresh):
+        # Another request of this process is reading this PBX's catalogue right now.
+        return ctx.cache.setdefault(("catalog", account_id), _view(cached, not within_ttl))
     try:
-        raw = connector.catalog()
-        try:
-            data = _Catalog.model_validate(raw).model_dump()
-        except ValidationError as exc:
-            raise PbxBadResponse(BAD_CATALOG % {"count": exc.error_count()}) from None
-    except PbxError as exc:
-        if cached is not None:
-            return _view(cached, True)
-        raise PbxUnavailable(exc.code, "The PBX catalogue cannot be read: %(reason)s", reason=exc.message) from None
+        data = _read_from_pbx(ctx, account_id, cached)
     finally:
-        connector.close()
+        reading.release()
+    if not isinstance(data, dict):
+        return data.view
+    _reads.answered(account_id)
     catalog_refreshed(ctx, account_id, data.pop("dns_in_use"))
     now = utcnow()
     cached = ctx.session.get(MivbCatalog, account_id)
@@ -97,3 +123,29 @@ def get_catalog(ctx: ServiceContext, account_id: str, *, refresh: bool = False,
     ctx.session.flush()
     ctx.cache[("catalog", account_id)] = {**data, "fetched_at": now, "stale": False}
     return ctx.cache[("catalog", account_id)]
+
+
+class _Fallback:
+    """The PBX could not be read: the last known catalogue, marked stale."""
+
+    def __init__(self, view: dict[str, Any]) -> None:
+        self.view = view
+
+
+def _read_from_pbx(ctx: ServiceContext, account_id: str, cached: MivbCatalog | None) -> dict[str, Any] | _Fallback:
+    """The catalogue as the PBX gives it now, checked (outside any transaction)."""
+    target = target_of(ctx, account_id)
+    end_read_transaction(ctx.session)
+    connector = open_connector(ctx, target)
+    try:
+        raw = connector.catalog()
+        try:
+            return _Catalog.model_validate(raw).model_dump()
+        except ValidationError as exc:
+            raise PbxBadResponse(BAD_CATALOG % {"count": exc.error_count()}) from None
+    except PbxError as exc:
+        if cached is not None:
+            return _Fallback(_view(cached, True))
+        raise PbxUnavailable(exc.code, "The PBX catalogue cannot be read: %(reason)s", reason=exc.message) from None
+    finally:
+        connector.close()
