@@ -15,6 +15,7 @@ from switchboard.accounts import auth
 from switchboard.accounts.tenancy import actor_for
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import ErrorItem, PreconditionFailed, Unauthorized
+from switchboard.core.db import read_mostly
 from switchboard.core.uow import unit_of_work
 
 T = TypeVar("T")
@@ -116,7 +117,10 @@ def get_session(request: Request) -> Iterator[Session]:
     """The request's unit of work: committed once when the route has returned (before the
     answer is sent, so a failing commit is still answered as an error), rolled back when it
     raises. Routes and pages never commit themselves."""
-    with unit_of_work(request.app.state.session_factory) as session:
+    factory = request.app.state.session_factory
+    if request.method in ("GET", "HEAD") and not request.scope.get("switchboard.write_lock"):
+        factory = read_mostly(factory)  # SQLite: read without the write lock (middleware.ReadMostlyMiddleware)
+    with unit_of_work(factory) as session:
         yield session
 
 

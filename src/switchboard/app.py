@@ -44,6 +44,7 @@ from switchboard.middleware import (
     InputGuardMiddleware,
     Metrics,
     MetricsMiddleware,
+    ReadMostlyMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker |
 
     # Outermost last: security headers on everything, ids, metrics, size limit, sessions,
     # then the input guard (inside the session, so a refused page can be rendered).
+    app.add_middleware(ReadMostlyMiddleware)  # innermost: what it runs again is the route alone
     app.add_middleware(InputGuardMiddleware, refusal=refusal, api_prefix=API_PREFIX)
     app.add_middleware(KeyRingSessionMiddleware, key_ring=key_ring, session_cookie="switchboard_session",
                        max_age=settings.token_ttl_seconds, same_site="lax",

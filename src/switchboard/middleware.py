@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from switchboard.api_support import problem_response
 from switchboard.core.context import current_request_id
+from switchboard.core.db import NeedsWriteLock
 from switchboard.core.errors import ServiceError, ValidationFailed
 from switchboard.core.validation import CONTROL_CHARACTERS, first_control_character, invalid_character
 
@@ -42,6 +43,37 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             current_request_id.reset(token)
+
+
+WRITE_LOCK = "switchboard.write_lock"  # in the scope: this request's transactions take SQLite's write lock
+
+
+class ReadMostlyMiddleware:
+    """A GET or HEAD reads without SQLite's write lock (core.db.read_mostly); one that
+    turns out to write (a reveal's change-log entry, a one-time message taken) stops at its
+    first write, is rolled back, and runs once more holding the lock from the start. It has
+    no body to read again, and nothing of it was sent yet. Innermost of the middleware."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watching(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        first = dict(scope)
+        try:
+            await self.app(scope, receive, watching)
+        except NeedsWriteLock:
+            if started:
+                raise
+            await self.app({**first, WRITE_LOCK: True}, receive, send)
 
 
 class BodySizeLimitMiddleware:

@@ -118,10 +118,42 @@ def _configure_sqlite(engine: Engine) -> None:
 
     # IMMEDIATE: a transaction takes the write lock when it starts. SQLite has one writer
     # anyway; taking the lock up front makes concurrent processes (server, workers) wait
-    # for each other instead of failing when a reader later tries to write.
+    # for each other instead of failing when a reader later tries to write. A reading
+    # request (read_mostly) begins without it and reads its snapshot while others write;
+    # should it try to write, NeedsWriteLock stops it before SQLite is asked, and the
+    # request runs again holding the lock from the start.
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(DEFERRED) else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _no_write_without_the_lock(conn, _cursor, statement, _parameters, _context, _executemany):
+        if conn.get_execution_options().get(DEFERRED) and statement.lstrip()[:7].upper().startswith(_WRITES):
+            raise NeedsWriteLock()
+
+
+DEFERRED = "switchboard_deferred"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class NeedsWriteLock(Exception):
+    """A read_mostly transaction on SQLite tried to write: run the work again in a
+    session of the ordinary factory (its transactions take the write lock first)."""
+
+
+def read_mostly(factory: sessionmaker) -> sessionmaker:
+    """Sessions for work that usually only reads (a GET). On SQLite their transactions do
+    not take the write lock, so they read while the workers write; a write in one raises
+    NeedsWriteLock. Elsewhere (PostgreSQL; a factory bound to a connection, as in the
+    tests), the factory itself."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return factory
+    made = factory.__dict__.get("_read_mostly")
+    if made is None:
+        made = factory._read_mostly = sessionmaker(bind=bind.execution_options(**{DEFERRED: True}),
+                                                   expire_on_commit=False, autoflush=True)
+    return made
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:
