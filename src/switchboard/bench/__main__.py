@@ -5,7 +5,8 @@
 
 Environment: `BENCH_FULL=1` (the full sizes), `BENCH_ONLY=1,6`, `BENCH_ENGINES=sqlite`,
 `BENCH_RESULTS=path`; `BENCH_WORKERS` (worker processes, default 2), `BENCH_WORKER_ARGS`
-and `BENCH_SERVE_ARGS` (extra options for `switchboard worker` and `switchboard serve`);
+and `BENCH_SERVE_ARGS` (options for `switchboard worker` and `switchboard serve`; the server's
+default: `--workers N`, one process per core, at most 4);
 `BENCH_KEEP=1` (keep the processes' logs), `BENCH_PROFILE=DIR` (py-spy profiles).
 Without a reachable PostgreSQL it says so and measures SQLite only."""
 

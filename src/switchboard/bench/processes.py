@@ -38,6 +38,9 @@ SIM_SEED = {"system": {"name": "Bench PBX", "version": "10.1.0.0"},
             "capacity": {"users": 10_000, "devices": 40_000}}
 
 
+SERVER_PROCESSES = max(1, min(4, os.cpu_count() or 1))
+
+
 def peak_rss_mb(pid: int) -> float:
     """The high-water mark of resident memory (VmHWM) of the process, or of the largest of
     its descendants (`serve --workers N` forks), in MB."""
@@ -112,7 +115,8 @@ class Stack:
 
     def start_server(self, timeout: float = 120) -> None:
         self.server_port = free_port()
-        extra = shlex.split(os.environ.get("BENCH_SERVE_ARGS", ""))
+        # As deployed on this machine: one server process per core (`serve --workers`).
+        extra = shlex.split(os.environ.get("BENCH_SERVE_ARGS", f"--workers {SERVER_PROCESSES}"))
         self.server = self._spawn("server", [sys.executable, "-m", "switchboard.cli", "serve", "--host", "127.0.0.1",
                                              "--port", str(self.server_port), *extra])
         started = time.monotonic()
