@@ -112,3 +112,14 @@ def test_two_workers_never_have_more_than_the_limit_in_flight_to_one_pbx(committ
     assert fake.most[url] == 3  # the limit is reached, never passed, by the two workers together
     with unit_of_work(world.factory) as session:  # both gave their places back when they stopped
         assert session.scalars(select(PbxSlot.holder).where(PbxSlot.pbx == url)).all() == [None] * 3
+
+
+def test_a_waiter_that_stopped_long_ago_is_forgotten(committed_factory):
+    pbx = "http://places-e.invalid"
+    gone, holder = Places("gone", 2, LEASE), Places("holder", 2, LEASE)
+    long_ago = utcnow() - timedelta(minutes=5)
+    assert _adjust(committed_factory, holder, {pbx: 2}, long_ago) == {pbx: 2}
+    assert _adjust(committed_factory, gone, {pbx: 2}, long_ago) == {}  # it waited, five minutes ago
+    assert _adjust(committed_factory, holder, {pbx: 2}) == {pbx: 2}  # its lease had run out: renewed
+    with unit_of_work(committed_factory) as session:
+        assert session.scalars(select(PbxWaiter.holder).where(PbxWaiter.pbx == pbx)).all() == []

@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     pbx_allowed_networks: str = ""
     # When set, /metrics answers only requests with "Authorization: Bearer <token>".
     metrics_token: str = ""
-    # The most pushes a worker process has in flight to any one PBX at a time.
+    # The most pushes in flight to any one PBX at a time, every worker process together
+    # (sync.slots: places shared through the database).
     sync_max_in_flight_per_pbx: int = Field(default=4, ge=1, le=64)
 
     @field_validator("pbx_allowed_networks")

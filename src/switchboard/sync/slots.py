@@ -25,6 +25,7 @@ from switchboard.sync.models import PbxSlot, PbxWaiter
 
 # How long a worker's word that it waits for places holds (it says it again each time it asks).
 WAITING = timedelta(seconds=3)
+FORGOTTEN = timedelta(minutes=1)  # a waiter's row this much past its time is deleted
 
 
 def _insert_missing(session: Session, pbxs: list[str], limit: int) -> None:
@@ -104,8 +105,11 @@ class Places:
                 mine.until = now + WAITING
         elif mine is not None:
             session.delete(mine)
-        for waiter in waiters.values():
-            if waiter.holder != self.holder and waiter.until < now - timedelta(minutes=1):
+        if any(w.holder != self.holder and w.until < now - FORGOTTEN for w in waiters.values()):
+            # Rows another worker is changing right now are skipped, never waited for.
+            for waiter in session.scalars(select(PbxWaiter).where(
+                    PbxWaiter.pbx == pbx, PbxWaiter.holder != self.holder, PbxWaiter.until < now - FORGOTTEN)
+                    .with_for_update(skip_locked=True)):
                 session.delete(waiter)
 
     def release_all(self, session: Session) -> None:
