@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
@@ -34,11 +35,16 @@ def sqlite_app(tmp_path, settings, backend):
         return {"waiters": session.scalar(select(func.count()).select_from(PbxWaiter))}
 
     @app.get("/_test/write")
-    def write(session: SessionDep):
+    def write(request: Request, session: SessionDep):
         runs.append("write")
+        request.session["runs"] = request.session.get("runs", 0) + 1  # the cookie: once per request
         session.add(PbxWaiter(pbx=f"pbx-{len(runs)}", holder="test", until=utcnow()))
         session.flush()
         return {"ok": True}
+
+    @app.get("/_test/session")
+    def cookie(request: Request):
+        return dict(request.session)
 
     with TestClient(app) as client:
         yield client, engine, factory, runs
@@ -67,8 +73,11 @@ def test_a_get_that_writes_runs_again_with_the_write_lock_and_writes_once(sqlite
     response = client.get("/_test/write")
     assert response.status_code == 200, response.text
     assert runs == ["write", "write"]  # stopped at its first write, then run holding the lock
+    client.get("/_test/write")
+    assert runs[2:] == ["write", "write"]
+    assert client.get("/_test/session").json() == {"runs": 2}  # the first runs' cookie changes were void
     with factory() as session:
-        assert session.scalars(select(PbxWaiter.pbx)).all() == ["pbx-2"]
+        assert session.scalars(select(PbxWaiter.pbx)).all() == ["pbx-2", "pbx-4"]
 
 
 def test_read_mostly_sessions_refuse_writes_before_sqlite_sees_them(sqlite_app):

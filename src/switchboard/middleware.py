@@ -68,11 +68,15 @@ class ReadMostlyMiddleware:
             await send(message)
 
         first = dict(scope)
+        cookie = dict(scope["session"]) if isinstance(scope.get("session"), dict) else None
         try:
             await self.app(scope, receive, watching)
         except NeedsWriteLock:
             if started:
                 raise
+            if cookie is not None:  # the signed cookie as it came: the first run's changes are void
+                scope["session"].clear()
+                scope["session"].update(cookie)
             await self.app({**first, WRITE_LOCK: True}, receive, send)
 
 
