@@ -141,9 +141,11 @@ class Balancer:
     def due(self, now: float) -> dict[str, int] | None:
         """The places to ask for, or None when nothing needs the database now."""
         busy = set(self.pool.pbxs())
+        held = self.places.held
+        if not busy and not held:
+            return None  # an idle worker holds nothing: nothing to ask the database
         for pbx in busy:
             self._last_busy[pbx] = now
-        held = self.places.held
         short = [pbx for pbx in busy if held.get(pbx, 0) < self.pool.per_pbx
                  and now - self._asked.get(pbx, -1e9) >= (self.retry if not held.get(pbx) else 5 * self.retry)]
         idle = [pbx for pbx in held if pbx not in busy and now - self._last_busy.get(pbx, 0.0) >= self.grace]
