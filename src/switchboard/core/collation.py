@@ -14,6 +14,7 @@ with the collation `switchboard_name` instead:
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import Any
 
@@ -22,8 +23,11 @@ from sqlalchemy import ColumnElement
 NAME_COLLATION = "switchboard_name"
 
 
+@functools.lru_cache(maxsize=16_384)
 def name_sort_key(text: str) -> tuple[str, str, str, str]:
-    """The key `switchboard_name` compares texts by (SQLite; ICU's order on PostgreSQL)."""
+    """The key `switchboard_name` compares texts by (SQLite; ICU's order on PostgreSQL).
+    Kept for the names seen last: sorting n names compares each one about log n times
+    (the console's users list of a 2,500-user account spent most of its time here)."""
     decomposed = unicodedata.normalize("NFKD", text)
     letters = "".join(char for char in decomposed if not unicodedata.combining(char))
     return letters.casefold(), decomposed.casefold(), decomposed.swapcase(), text
