@@ -34,21 +34,22 @@ def test_a_script_aborted_by_leaving_the_page_is_not_a_broken_asset(browser, liv
     assert problems.broken_assets == []
 
 
-def test_a_script_the_network_drops_is_a_broken_asset(browser, live_server):
+def _sign_in_page_whose_script_fails(browser, live_server, error: str):
+    """The problems seen on the sign-in page when htmx.min.js fails with `error`."""
     context, page, problems = _new_page(browser, live_server)
-    page.route(HTMX, lambda route: route.abort("failed"))
+    page.route(HTMX, lambda route: route.abort(error))
     page.goto("/login")
     page.wait_for_load_state("load")
     problems.closing = True
     context.close()
+    return problems
+
+
+def test_a_script_the_network_drops_is_a_broken_asset(browser, live_server):
+    problems = _sign_in_page_whose_script_fails(browser, live_server, "failed")
     assert any("htmx.min.js" in item for item in problems.broken_assets), problems
 
 
 def test_a_script_aborted_with_no_navigation_is_still_reported(browser, live_server):
-    context, page, problems = _new_page(browser, live_server)
-    page.route(HTMX, lambda route: route.abort("aborted"))
-    page.goto("/login")
-    page.wait_for_load_state("load")
-    problems.closing = True
-    context.close()
+    problems = _sign_in_page_whose_script_fails(browser, live_server, "aborted")
     assert any("htmx.min.js" in item for item in problems.unexplained_aborts()), problems
