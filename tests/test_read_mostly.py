@@ -42,6 +42,12 @@ def sqlite_app(tmp_path, settings, backend):
         session.flush()
         return {"ok": True}
 
+    @app.get("/_test/write-at-commit")
+    def write_at_commit(session: SessionDep):
+        runs.append("write-at-commit")  # flushed only when the unit of work commits
+        session.add(PbxWaiter(pbx=f"commit-{len(runs)}", holder="test", until=utcnow()))
+        return {"ok": True}
+
     @app.get("/_test/session")
     def cookie(request: Request):
         return dict(request.session)
@@ -102,3 +108,12 @@ def test_elsewhere_read_mostly_is_the_factory_itself(session_factory):
         assert read_mostly(plain) is not plain
     finally:
         engine.dispose()
+
+
+def test_a_get_whose_write_waits_for_the_commit_runs_again_too(sqlite_app):
+    client, _engine, factory, runs = sqlite_app
+    response = client.get("/_test/write-at-commit")
+    assert response.status_code == 200, response.text
+    assert runs == ["write-at-commit", "write-at-commit"]
+    with factory() as session:
+        assert session.scalars(select(PbxWaiter.pbx)).all() == ["commit-2"]
