@@ -6,22 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import event
-
 from tests.console.helpers import csrf_from, post_form, session_cookie, sign_in
 from tests.mivb_fixtures import Mivb
+from tests.statements import counting_statements
 
 
 @pytest.fixture
 def count_queries(db_connection):
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db_connection, "before_cursor_execute", before)
-    yield statements
-    event.remove(db_connection, "before_cursor_execute", before)
+    with counting_statements(db_connection) as statements:
+        yield statements
 
 
 def _page(m: Mivb, user_id: str) -> str:

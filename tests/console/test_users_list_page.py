@@ -5,12 +5,12 @@ action (all or nothing), and a query count that does not grow with the rows show
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from switchboard.sync.models import SyncStatus
 from tests.console.helpers import csrf_from, post_form, sign_in
+from tests.statements import counting_statements
 
 
 
@@ -161,19 +161,6 @@ def test_users_list_without_categories_offers_no_bulk_action(client, tenant_a):
 # ---------------------------------------------------------------- query count
 
 
-@contextmanager
-def _count_queries(connection):
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(connection, "before_cursor_execute", before)
-
 
 def test_users_list_query_count_does_not_grow_with_the_rows(client, mivb_account, tenant_a, db_connection):
     """NetBox-style baseline: the page reads its MiVB columns for all rows at once."""
@@ -190,7 +177,7 @@ def test_users_list_query_count_does_not_grow_with_the_rows(client, mivb_account
     client.get(users)  # warm up: anything done once per process is not counted
 
     def measure() -> tuple[int, str]:
-        with _count_queries(db_connection) as statements:
+        with counting_statements(db_connection) as statements:
             page = client.get(users)
         assert page.status_code == 200
         return len(statements), page.text

@@ -27,6 +27,20 @@ def run_import(client, app, session_factory, mivb_account):
     return _run
 
 
+def make_room(client, m, users: int, last_dn: str) -> None:
+    """Room for a whole PBX: DNs 300000 to `last_dn`, mapped by as many DIDs, and licences
+    for `users` users (each with a desk phone, hot desks with an ACD agent besides)."""
+    count = int(last_dn) - 300000
+    assert client.post(m.url("/mivb/dn-ranges"), headers=m.partner,
+                       json={"start": "300000", "end": last_dn}).status_code == 201
+    assert client.post(m.url("/mivb/did-ranges"), headers=m.partner, json={
+        "start": "+33150000000", "end": f"+3315{count:07d}", "first_dn": "300000"}).status_code == 201
+    assert client.patch(m.url(f"/mivb/service-categories/{m.categories['Telephony']}"), headers=m.partner,
+                        json={"licences": users}).status_code == 200
+    assert client.put(m.url("/mivb/licences"), headers=m.partner,
+                      json={"ehdu": 2, "acd_agent": users}).status_code == 200
+
+
 def statuses(job: dict) -> dict[int, str]:
     return {row["row"]: row["status"] for row in job["result"]["rows"]}
 

@@ -8,24 +8,12 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.imports.conftest import errors_of
+from tests.imports.conftest import errors_of, make_room
 
 USERS = 2500
 HEADER = ("email,first_name,last_name,role,mivb,service_category,location,user_pin,"
           "phone1_type,phone1_model,phone1_mac,phone1_dn,phone1_voicemail,phone1_external_number,"
           "phone2_type,phone2_acd_agent")
-
-
-def _prepare(client, m):
-    """Room for a whole PBX: a large DN range mapped by a large DID range, enough licences."""
-    assert client.post(m.url("/mivb/dn-ranges"), headers=m.partner,
-                       json={"start": "300000", "end": "303999"}).status_code == 201
-    assert client.post(m.url("/mivb/did-ranges"), headers=m.partner, json={
-        "start": "+33150000000", "end": "+33150003999", "first_dn": "300000"}).status_code == 201
-    assert client.patch(m.url(f"/mivb/service-categories/{m.categories['Telephony']}"), headers=m.partner,
-                        json={"licences": USERS}).status_code == 200
-    assert client.put(m.url("/mivb/licences"), headers=m.partner,
-                      json={"ehdu": 2, "acd_agent": USERS}).status_code == 200
 
 
 # Ten kinds of error, each planted on five rows: (code, column, how the row is spoilt).
@@ -74,7 +62,7 @@ def _file(tag: str) -> tuple[str, dict[int, tuple[str, str]]]:
 
 def test_a_dry_run_of_2500_users_reports_exactly_the_50_planted_errors(client, mivb_account, run_import):
     m = mivb_account
-    _prepare(client, m)
+    make_room(client, m, USERS, "303999")
     text, planted = _file(m.account_id[:8])
     job = run_import(text)
     assert job["state"] == "succeeded" and job["progress"] == {"done": USERS, "total": USERS}

@@ -4,13 +4,13 @@ its counts, locks and settings; 15 after). A change that adds a query per row fa
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from switchboard.jobs.runner import JobRunner
 from switchboard.mivb.models import Phone
 from switchboard.sync.models import SyncJob
+from tests.imports.conftest import make_room
+from tests.statements import counting_statements
 
 ROWS = 60
 # Measured: 14.8 statements a row (a desk phone from the template, every 5th row a hot
@@ -19,37 +19,16 @@ MAX_PER_ROW = 16
 HEADER = "email,first_name,last_name,mivb,service_category,phone1_type,phone1_voicemail,phone2_type,phone2_acd_agent"
 
 
-@contextmanager
-def _count_statements(connection):
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(connection, "before_cursor_execute", before)
-
-
 def test_an_applied_row_costs_at_most_16_statements(client, app, session_factory, db_connection, mivb_account):
     m = mivb_account
-    assert client.post(m.url("/mivb/dn-ranges"), headers=m.partner,
-                       json={"start": "300000", "end": "300999"}).status_code == 201
-    assert client.post(m.url("/mivb/did-ranges"), headers=m.partner, json={
-        "start": "+33150000000", "end": "+33150000999", "first_dn": "300000"}).status_code == 201
-    assert client.patch(m.url(f"/mivb/service-categories/{m.categories['Telephony']}"), headers=m.partner,
-                        json={"licences": ROWS}).status_code == 200
-    assert client.put(m.url("/mivb/licences"), headers=m.partner,
-                      json={"ehdu": 2, "acd_agent": ROWS}).status_code == 200
+    make_room(client, m, ROWS, "300999")
     lines = [HEADER] + [f"count{n}@{m.account_id[:8]}.example,First{n},Last{n},yes,Telephony,desk_phone,yes,"
                         + ("hot_desk,yes" if n % 5 == 0 else ",") for n in range(1, ROWS + 1)]
     submitted = client.post(m.url("/imports?mode=apply&on_error=all_or_nothing"),
                             headers={**m.admin, "content-type": "text/csv"}, content="\n".join(lines) + "\n")
     assert submitted.status_code == 202, submitted.text
 
-    with _count_statements(db_connection) as statements:
+    with counting_statements(db_connection) as statements:
         assert JobRunner(session_factory, app.state.runtime).run_once()
 
     job = client.get(f"/api/v1/jobs/{submitted.json()['id']}", headers=m.admin).json()

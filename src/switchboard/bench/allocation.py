@@ -29,9 +29,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.orm import Session
 
 from switchboard.accounts import service as accounts
@@ -138,30 +140,37 @@ def _whole_pool(session: Session, account_id: str, span: numbering.Span) -> floa
     return elapsed
 
 
-def run(backend: str, allocations: int, seed: int = 7, size: int = RANGE_SIZE) -> list[Row]:
-    rows: list[Row] = []
+@contextmanager
+def _bench_database(backend: str) -> Iterator[Engine]:
+    """A throw-away database of `backend`, migrated, and its engine."""
     with tempfile.TemporaryDirectory() as directory, temporary_database(backend, directory) as url:
         upgrade(url)
         engine = make_engine(url)
         try:
-            with Session(engine, expire_on_commit=False) as session:
-                account_id, user_id, range_id = _setup(session, size)
-                span = numbering.Span(RANGE_PREFIX, RANGE_START, range_end(size))
-                order = list(range(span.lo, span.hi + 1))
-                random.Random(seed).shuffle(order)
-                cursor = 0
-                for fill in FILL_STEPS:
-                    cursor = _fill_to(session, account_id, user_id, range_id, int(span.size * fill), order, cursor,
-                                      span)
-                    used = session.scalar(select(func.count()).select_from(Phone)
-                                          .where(Phone.account_id == account_id)) or 0
-                    whole_pool = _whole_pool(session, account_id, span)
-                    alloc, unit, statements = _measure(engine, session, account_id, user_id, range_id, allocations)
-                    rows.append(Row(fill, used, statistics.median(alloc), statistics.median(unit), max(unit),
-                                    statements, whole_pool))
-                    print(f"  {backend}: {fill:>4.0%} full done", file=sys.stderr, flush=True)
+            yield engine
         finally:
             engine.dispose()
+
+
+def run(backend: str, allocations: int, seed: int = 7, size: int = RANGE_SIZE) -> list[Row]:
+    rows: list[Row] = []
+    with _bench_database(backend) as engine:
+        with Session(engine, expire_on_commit=False) as session:
+            account_id, user_id, range_id = _setup(session, size)
+            span = numbering.Span(RANGE_PREFIX, RANGE_START, range_end(size))
+            order = list(range(span.lo, span.hi + 1))
+            random.Random(seed).shuffle(order)
+            cursor = 0
+            for fill in FILL_STEPS:
+                cursor = _fill_to(session, account_id, user_id, range_id, int(span.size * fill), order, cursor,
+                                  span)
+                used = session.scalar(select(func.count()).select_from(Phone)
+                                      .where(Phone.account_id == account_id)) or 0
+                whole_pool = _whole_pool(session, account_id, span)
+                alloc, unit, statements = _measure(engine, session, account_id, user_id, range_id, allocations)
+                rows.append(Row(fill, used, statistics.median(alloc), statistics.median(unit), max(unit),
+                                statements, whole_pool))
+                print(f"  {backend}: {fill:>4.0%} full done", file=sys.stderr, flush=True)
     return rows
 
 
@@ -180,49 +189,44 @@ class Concurrent:
 def concurrent(backend: str, allocators: int = 16, each: int = 50, size: int = RANGE_SIZE) -> Concurrent:
     """`allocators` threads allocate `each` DNs at once from one range, each allocation a
     unit of work; counts the DNs handed out twice and the refused units."""
-    with tempfile.TemporaryDirectory() as directory, temporary_database(backend, directory) as url:
-        upgrade(url)
-        engine = make_engine(url)
-        try:
+    with _bench_database(backend) as engine:
+        with Session(engine, expire_on_commit=False) as session:
+            account_id, user_id, range_id = _setup(session, size)
+        handed_out: list[str] = []
+        failures = 0
+        guard = threading.Lock()
+        start = threading.Barrier(allocators + 1)
+
+        def allocator() -> None:
+            nonlocal failures
             with Session(engine, expire_on_commit=False) as session:
-                account_id, user_id, range_id = _setup(session, size)
-            handed_out: list[str] = []
-            failures = 0
-            guard = threading.Lock()
-            start = threading.Barrier(allocators + 1)
-
-            def allocator() -> None:
-                nonlocal failures
-                with Session(engine, expire_on_commit=False) as session:
-                    start.wait()
-                    for _ in range(each):
-                        try:
-                            dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
-                            session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn,
-                                              dn_range_id=rid))
-                            session.commit()
-                        except Exception:  # a refused unit is counted, never retried
-                            session.rollback()
-                            with guard:
-                                failures += 1
-                            continue
+                start.wait()
+                for _ in range(each):
+                    try:
+                        dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
+                        session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn,
+                                          dn_range_id=rid))
+                        session.commit()
+                    except Exception:  # a refused unit is counted, never retried
+                        session.rollback()
                         with guard:
-                            handed_out.append(dn)
+                            failures += 1
+                        continue
+                    with guard:
+                        handed_out.append(dn)
 
-            threads = [threading.Thread(target=allocator, name=f"allocator-{i}") for i in range(allocators)]
-            for thread in threads:
-                thread.start()
-            start.wait()
-            started = time.perf_counter()
-            for thread in threads:
-                thread.join()
-            seconds = time.perf_counter() - started
-            with Session(engine) as session:
-                stored = session.scalar(select(func.count()).select_from(Phone).where(Phone.account_id == account_id))
-            duplicates = len(handed_out) - len(set(handed_out)) + max(0, len(handed_out) - (stored or 0))
-            return Concurrent(len(handed_out), seconds, duplicates, failures)
-        finally:
-            engine.dispose()
+        threads = [threading.Thread(target=allocator, name=f"allocator-{i}") for i in range(allocators)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - started
+        with Session(engine) as session:
+            stored = session.scalar(select(func.count()).select_from(Phone).where(Phone.account_id == account_id))
+        duplicates = len(handed_out) - len(set(handed_out)) + max(0, len(handed_out) - (stored or 0))
+        return Concurrent(len(handed_out), seconds, duplicates, failures)
 
 
 def figures(backend: str, sizes: Sizes) -> list[Figure]:

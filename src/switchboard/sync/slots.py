@@ -165,9 +165,10 @@ class Balancer:
         # Renewed well before the lease runs out, and often enough to see waiters soon.
         self._renew_at = now + min(self.places.lease.total_seconds() / 3, 0.5)
         refused = []
-        for pbx in set(self.pool.pbxs()) | set(held) | set(self._last_busy):
+        busy = set(self.pool.pbxs())
+        for pbx in busy | set(held) | set(self._last_busy):
             self.pool.set_limit(pbx, held.get(pbx, 0))
-            if pbx in self.pool.pbxs() and not held.get(pbx) and not self.pool.in_flight(pbx):
+            if pbx in busy and not held.get(pbx) and not self.pool.in_flight(pbx):
                 # It waits for its share (the holders give it back when they next renew);
                 # calls that waited too long go back to the queue for the holders.
                 if now - self._without.setdefault(pbx, now) >= self.patience:
