@@ -11,7 +11,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import phonenumbers
 
@@ -125,13 +125,36 @@ def _numbers(phone: dict[str, Any]) -> list[tuple[str, str]]:
 @dataclass
 class _Tally:
     """What a set of configured users holds: numbers (→ who holds them), licence and capacity
-    use, and phones per group. Built in one pass over the users for a PUT, or kept up to date
-    user by user while a seed loads, so loading N seed users stays linear."""
+    use, and phones per group."""
 
-    numbers: dict[tuple[str, str], str]
+    numbers: Mapping[tuple[str, str], str]
     usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("users", "devices", "ip_users", "ehdu", "acd_agents", "mdu"), 0))
     group_members: dict[str, int] = field(default_factory=dict)
+
+
+RESERVED = ""  # the holder of a reserved number (no user key is empty)
+
+
+class _Others(Mapping[tuple[str, str], str]):
+    """The numbers held on the PBX but by one user: a view of the kept holders, not a copy,
+    so checking a PUT costs the same on a full PBX as on an empty one."""
+
+    def __init__(self, holders: dict[tuple[str, str], str], exclude: str | None) -> None:
+        self._holders = holders
+        self._exclude = exclude
+
+    def __getitem__(self, number: tuple[str, str]) -> str:
+        holder = self._holders[number]
+        if holder == self._exclude:
+            raise KeyError(number)
+        return "reserved number" if holder == RESERVED else "another user"
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return (number for number, holder in self._holders.items() if holder != self._exclude)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class Pbx:
@@ -254,8 +277,9 @@ class Pbx:
     def delete_user(self, user_key: str) -> bool:
         """Remove a user with its devices, DIDs and voicemail boxes. False if it was not there."""
         with self._lock:
-            if self.users.pop(user_key, None) is None:
+            if user_key not in self.users:
                 return False
+            self._store(user_key, None)
             self._record("delete_user", user_key)
             self._save()
             return True
@@ -282,18 +306,16 @@ class Pbx:
         self.catalog = {**copy.deepcopy(defaults.CATALOG), **given}
         self._check_catalog()
         self.users: dict[str, dict[str, Any]] = {}
+        self._rebuild()
         # Seed users are what the PBX held before any client: loaded through the PUT rules
-        # (the group member limit aside, under legacy_group_limits) but not logged, and checked
-        # against a tally kept up to date user by user (keys are unique, so each is new).
-        tally = self._tally()
+        # (the group member limit aside, under legacy_group_limits) but not logged.
         for user in seed.users:
             assert user.user_key is not None  # guaranteed by SeedIn
-            result = self._put(user.user_key, user, reject_dn=None, tally=tally,
+            result = self._put(user.user_key, user, reject_dn=None,
                                group_limit=not seed.legacy_group_limits, record=False)
             if result.errors:
                 details = "; ".join(e.message for e in result.errors)
                 raise SeedError(f"seed user {user.user_key!r} is not valid on this PBX: {details}")
-            self._count(tally, self.users[user.user_key])
 
     def _check_catalog(self) -> None:
         """A template must only point at things the catalogue has, or every user built from it
@@ -330,6 +352,7 @@ class Pbx:
             self.catalog = data["catalog"]
             self.users = {u["user_key"]: u for u in data["users"]}
             self.log = data["log"]
+            self._rebuild()
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SeedError(f"cannot load state file {path}: {exc}") from exc
 
@@ -357,44 +380,66 @@ class Pbx:
     def _group(self, name: str | None) -> dict[str, Any] | None:
         return next((g for g in self.catalog["groups"] if g["name"] == name), None)
 
-    def _usage(self, exclude: str | None = None) -> dict[str, int]:
-        return self._tally(exclude).usage
+    def _usage(self) -> dict[str, int]:
+        return dict(self._held.usage)
+
+    def _rebuild(self) -> None:
+        """The tally of every user, from scratch (after a seed or a state file loads)."""
+        self._holders: dict[tuple[str, str], str] = {("dn", dn): RESERVED for dn in self.catalog["reserved_dns"]}
+        self._held = _Tally(self._holders)
+        for key, user in self.users.items():
+            self._count(self._held, key, user, +1)
+
+    def _store(self, user_key: str, user: dict[str, Any] | None) -> None:
+        """Replace (or remove, with None) a user, keeping the tally of every user up to date."""
+        previous = self.users.get(user_key)
+        if previous is not None:
+            self._count(self._held, user_key, previous, -1)
+        if user is None:
+            self.users.pop(user_key, None)
+        else:
+            self.users[user_key] = user  # an update keeps the user's place in the listing
+            self._count(self._held, user_key, user, +1)
 
     def _tally(self, exclude: str | None = None) -> _Tally:
-        """Reserved DNs and every user but `exclude`, in one pass."""
-        tally = _Tally({("dn", dn): "reserved number" for dn in self.catalog["reserved_dns"]})
-        for key, user in self.users.items():
-            if key != exclude:
-                self._count(tally, user)
-        return tally
+        """The rest of the PBX: every user but `exclude`, from the kept tally."""
+        usage, groups = dict(self._held.usage), dict(self._held.group_members)
+        rest = _Tally(_Others(self._holders, exclude), usage, groups)
+        user = self.users.get(exclude) if exclude is not None else None
+        if user is not None:
+            self._count(rest, exclude, user, -1)
+        return rest
 
-    def _count(self, tally: _Tally, user: dict[str, Any]) -> None:
-        """Add one stored user to a tally."""
+    def _count(self, tally: _Tally, user_key: str, user: dict[str, Any], sign: int) -> None:
+        """Add one stored user to a tally (sign +1) or take it out (-1). Only the kept tally's
+        numbers change; a view of the rest leaves them to `_Others`."""
         usage = tally.usage
-        usage["users"] += 1
-        usage["ip_users"] += 1
+        usage["users"] += sign
+        usage["ip_users"] += sign
         group = self._group(user["group"])
         if group is not None:
-            tally.group_members[group["name"]] = tally.group_members.get(group["name"], 0) + len(user["phones"])
+            tally.group_members[group["name"]] = tally.group_members.get(group["name"], 0) + sign * len(user["phones"])
             if group["type"] == "mdug":
-                usage["mdu"] += 1
+                usage["mdu"] += sign
         for phone in user["phones"]:
-            usage["devices"] += 1
+            usage["devices"] += sign
             for licence in _licence_uses(phone):
-                usage[licence] += 1
-            for number in _numbers(phone):
-                tally.numbers[number] = "another user"
+                usage[licence] += sign
+            if tally is self._held:
+                for number in _numbers(phone):
+                    if sign > 0:
+                        self._holders.setdefault(number, user_key)
+                    elif self._holders.get(number) == user_key:
+                        del self._holders[number]
 
     # ----- the PUT -------------------------------------------------------------------
 
-    def _put(self, user_key: str, desired: UserIn, reject_dn: str | None, tally: _Tally | None = None,
-             group_limit: bool = True, record: bool = True) -> PutResult:
-        """`tally`: the rest of the PBX (every user but this one), computed here when not given.
-        `group_limit=False` skips the group member limit (legacy seed users only);
+    def _put(self, user_key: str, desired: UserIn, reject_dn: str | None, group_limit: bool = True,
+             record: bool = True) -> PutResult:
+        """`group_limit=False` skips the group member limit (legacy seed users only);
         `record=False` changes without a revision or log entry (seed loading)."""
         previous = self.users.get(user_key)
-        if tally is None:
-            tally = self._tally(exclude=user_key)
+        tally = self._tally(exclude=user_key)  # the rest of the PBX: every user but this one
         user_errors = self._check_user(desired, previous, tally, group_limit)
         if user_errors:
             return PutResult(copy.deepcopy(previous), [], user_errors, changed=False)
@@ -443,7 +488,7 @@ class Pbx:
         }
         changed = user != previous
         if changed:
-            self.users[user_key] = user
+            self._store(user_key, user)
             if record:
                 self._record("create_user" if previous is None else "update_user", user_key)
         errors = [e for r in results for e in r.errors]
