@@ -40,5 +40,5 @@ def install() -> None:
     catalog.catalog_refreshed.subscribe(allocation.on_catalog_refreshed)
     mivb_events.push_requested.subscribe(queue.enqueue_push)
     mivb_events.remove_requested.subscribe(queue.enqueue_remove)
-    runner.register("import", imports.run, imports.result_csv)
+    runner.register("import", imports.run, imports.result_csv, checkpoints=True)
     runner.register("adoption", adoption.run, adoption.result_csv)

@@ -25,7 +25,7 @@ from switchboard.core.i18n import N_
 from switchboard.imports.csv_format import write
 from switchboard.jobs import service as jobs
 from switchboard.jobs.models import Job
-from switchboard.jobs.runner import Progress, RowResult
+from switchboard.jobs.runner import Checkpoint, Progress, RowResult
 from switchboard.mivb import rules
 from switchboard.mivb.desired_state import NO_EMAIL_DOMAIN
 from switchboard.mivb.models import MivbService, Phone
@@ -59,8 +59,9 @@ def submit(ctx: ServiceContext, account_id: str, data: dict[str, Any]) -> Job:
                        total=0 if everything else len(request["keys"]))
 
 
-def run(ctx: ServiceContext, job: Job, progress: Progress) -> list[RowResult]:
-    """The adoption job's work: read the PBX, then adopt each chosen user in a savepoint."""
+def run(ctx: ServiceContext, job: Job, progress: Progress, _checkpoint: Checkpoint) -> list[RowResult]:
+    """The adoption job's work: read the PBX, then adopt each chosen user in a savepoint, all
+    in one unit of work (a rerun reads the PBX again: it cannot resume after a row)."""
     request = json.loads(jobs.input_text(ctx, job))
     wanted = set(request["keys"]) if request.get("keys") is not None else None
     reading = read(ctx, job.account_id, keys=wanted, categories=request.get("categories") or {})

@@ -83,6 +83,11 @@ class ServiceContext:
         for key in [k for k in self.cache if not prefixes or (k[0] if isinstance(k, tuple) else k) in prefixes]:
             del self.cache[key]
 
+    def forget_all_but(self, *prefixes: str) -> None:
+        """The transaction committed: what it looked up under a lock is not locked any more."""
+        for key in [k for k in self.cache if (k[0] if isinstance(k, tuple) else k) not in prefixes]:
+            del self.cache[key]
+
     @property
     def rt(self) -> "Runtime":
         if self.runtime is None:

@@ -12,7 +12,7 @@ from switchboard.imports import csv_format
 from switchboard.imports.applier import Importer
 from switchboard.jobs import service as jobs
 from switchboard.jobs.models import Job
-from switchboard.jobs.runner import Progress, RowResult
+from switchboard.jobs.runner import Checkpoint, Progress, RowResult
 
 
 def submit(ctx: ServiceContext, account_id: str, data: bytes, *, mode: str = "dry_run",
@@ -23,14 +23,18 @@ def submit(ctx: ServiceContext, account_id: str, data: bytes, *, mode: str = "dr
                        input_text=data.decode("utf-8-sig"), total=len(parsed.rows))
 
 
-def run(ctx: ServiceContext, job: Job, progress: Progress) -> list[RowResult]:
-    """The import job's work: every row, in order, each in its savepoint."""
+def run(ctx: ServiceContext, job: Job, progress: Progress, checkpoint: Checkpoint) -> list[RowResult]:
+    """The import job's work: every row, in order, each in its savepoint; after the rows an
+    earlier attempt committed (checkpoint.skip), if it died."""
     parsed = csv_format.read(jobs.input_text(ctx, job).encode("utf-8"))
     importer = Importer(ctx, job.account_id, parsed)
-    results = []
+    results: list[RowResult] = []
     for done, row in enumerate(parsed.rows, start=1):
+        if done <= checkpoint.skip:
+            continue
         results.append(importer.apply(row))
         progress(done)
+        checkpoint(results)
     return results
 
 

@@ -1,10 +1,13 @@
 """Runs jobs in the worker processes. A job is claimed (FOR UPDATE SKIP LOCKED on
 PostgreSQL) with a lease, then run by the handler of its kind (registered at start-up by
-switchboard.wiring) in ONE unit of work: each row in a savepoint, the whole file kept or
-rolled back at the end. A dry run is rolled back; an all-or-nothing apply with one failed
-row is rolled back; otherwise the rows, their results and the job's end are committed
-together. A worker that dies leaves nothing committed of the job: another one takes it
-over when the lease runs out and runs it again, so nothing is applied twice."""
+switchboard.wiring), each row in a savepoint. A dry run is rolled back; an all-or-nothing
+apply runs in ONE unit of work, rolled back whole if a row failed; otherwise the rows, their
+results and the job's end are committed together. An apply that keeps what it can
+(on_error=partial) commits its rows as it goes, every CHECKPOINT_ROWS rows with their
+results and progress (Checkpoint), so the users applied so far are visible and start
+syncing while the rest runs. A worker that dies leaves nothing of the job committed since
+its last checkpoint: another one takes it over when the lease runs out and resumes after
+the rows committed, so nothing is applied twice."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.accounts.models import User
@@ -42,16 +45,71 @@ class RowResult:
 
 
 Progress = Callable[[int], None]
-Handler = Callable[[ServiceContext, Job, Progress], list[RowResult]]
 ResultCsv = Callable[[ServiceContext, Job], str]
+CHECKPOINT_ROWS = 100
+
+
+class LeaseLost(Exception):
+    """The job passed to another worker while this one ran it: stop, keep nothing more."""
+
+
+class Checkpoint:
+    """Called by a handler after each row with its results so far. A job that keeps its rows
+    as it goes (an apply with on_error=partial) commits them every CHECKPOINT_ROWS rows, with
+    their results, counts and progress, and renews its lease; `skip` rows were committed by
+    an earlier attempt, which died: the handler goes on after them. For any other job it
+    does nothing and `skip` is 0."""
+
+    def __init__(self, runner: "JobRunner", ctx: ServiceContext, job: Job) -> None:
+        self.runner, self.ctx, self.job_id = runner, ctx, job.id
+        self.enabled = job.kind in COMMITS_AS_IT_GOES and job.mode == "apply" and job.on_error == "partial"
+        self.counts: Counter = Counter()
+        if self.enabled:
+            self.counts.update(dict(ctx.session.execute(
+                select(JobRow.status, func.count()).where(JobRow.job_id == job.id).group_by(JobRow.status)).all()))
+        self.skip = sum(self.counts.values())
+        self.recorded = 0  # of the results of this attempt
+
+    def __call__(self, results: list[RowResult]) -> None:
+        if self.enabled and len(results) - self.recorded >= CHECKPOINT_ROWS:
+            self.commit(results)
+
+    def commit(self, results: list[RowResult]) -> None:
+        session = self.ctx.session
+        if not self.runner._still_ours(session, self.job_id):
+            raise LeaseLost(self.job_id)
+        job = self.rows(session, results)
+        job.lease_until = utcnow() + self.runner.lease
+        session.commit()
+        self.ctx.forget_all_but("catalog")  # what it locked is not locked any more
+
+    def rows(self, session: Session, results: list[RowResult]) -> Job:
+        """Adds the results not yet recorded; the job's counts and progress follow."""
+        new = results[self.recorded:]
+        session.add_all(JobRow(job_id=self.job_id, row=r.row, key=(r.key or "")[:320] or None, status=r.status,
+                               user_id=r.user_id, errors=r.errors) for r in new)
+        self.counts.update(r.status for r in new)
+        self.recorded = len(results)
+        job = session.get(Job, self.job_id)
+        job.summary = {"counts": dict(self.counts), "errors": job.summary.get("errors", [])}
+        job.progress_done = self.skip + len(results)
+        session.flush()
+        return job
+
+
+Handler = Callable[[ServiceContext, Job, Progress, Checkpoint], list[RowResult]]
 HANDLERS: dict[str, Handler] = {}
 RESULT_CSV: dict[str, ResultCsv] = {}
+COMMITS_AS_IT_GOES: set[str] = set()
 
 
-def register(kind: str, handler: Handler, result_csv: ResultCsv) -> None:
-    """A kind of job: what runs it, and how its result downloads as CSV (wiring)."""
+def register(kind: str, handler: Handler, result_csv: ResultCsv, *, checkpoints: bool = False) -> None:
+    """A kind of job: what runs it, how its result downloads as CSV (wiring), and whether
+    its handler calls the Checkpoint after each row and skips the rows it says."""
     HANDLERS[kind] = handler
     RESULT_CSV[kind] = result_csv
+    if checkpoints:
+        COMMITS_AS_IT_GOES.add(kind)
 
 
 class JobRunner:
@@ -75,7 +133,8 @@ class JobRunner:
             job.state, job.claimed_by, job.lease_until = "running", self.worker_id, now + self.lease
             job.attempts += 1
             job.started_at = job.started_at or now
-            job.progress_done = 0
+            if not (job.kind in COMMITS_AS_IT_GOES and job.mode == "apply" and job.on_error == "partial"):
+                job.progress_done = 0  # (a job that commits as it goes resumes where it was)
             return job.id
 
     def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5) -> None:
@@ -97,16 +156,19 @@ class JobRunner:
 
     def run(self, job_id: str, on_progress: Progress | None = None) -> None:
         session = self.session_factory()
+        checkpoint = None
         try:
             job = session.get(Job, job_id)
             ctx = ServiceContext(session=session, actor=self._actor(session, job), runtime=self.runtime)
-            results = HANDLERS[job.kind](ctx, job, self._progress(job_id, on_progress))
-            failed = any(r.status == "failed" for r in results)
+            checkpoint = Checkpoint(self, ctx, job)
+            progress = self._progress(job_id, on_progress, separately=not checkpoint.enabled)
+            results = HANDLERS[job.kind](ctx, job, progress, checkpoint)
+            failed = any(r.status == "failed" for r in results) or bool(checkpoint.counts.get("failed"))
             keep = job.mode == "apply" and (not failed or job.on_error == "partial")
             state = "failed" if job.mode == "apply" and failed and job.on_error == "all_or_nothing" else "succeeded"
             if keep:
                 if self._still_ours(session, job_id):
-                    self._record(session, job_id, results, state)
+                    self._finish(session, checkpoint, results, state)
                     session.commit()
                 else:
                     session.rollback()
@@ -114,7 +176,9 @@ class JobRunner:
             session.rollback()
             with unit_of_work(self.session_factory) as fresh:
                 if self._still_ours(fresh, job_id):
-                    self._record(fresh, job_id, results, state)
+                    self._finish(fresh, checkpoint, results, state)
+        except LeaseLost:
+            session.rollback()  # the job is another worker's now: it resumes after the last checkpoint
         except Exception as exc:  # a bug or a vanished submitter: the job fails visibly, the worker goes on
             log.exception("job %s failed", job_id)
             session.rollback()
@@ -122,8 +186,9 @@ class JobRunner:
                 if self._still_ours(fresh, job_id):
                     job = fresh.get(Job, job_id)
                     job.state, job.finished_at, job.lease_until = "failed", utcnow(), None
-                    job.summary = {"counts": {}, "errors": [{"code": "internal_error",
-                                                             "message": f"The job could not run: {exc}"}]}
+                    kept = dict(checkpoint.counts) if checkpoint is not None else {}  # rows committed before
+                    job.summary = {"counts": kept, "errors": [{"code": "internal_error",
+                                                               "message": f"The job could not run: {exc}"}]}
         finally:
             session.close()
 
@@ -144,26 +209,26 @@ class JobRunner:
                              .execution_options(populate_existing=True))
         return job is not None and job.claimed_by == self.worker_id and job.state == "running"
 
-    def _record(self, session: Session, job_id: str, results: list[RowResult], state: str) -> None:
-        job = session.get(Job, job_id)
-        session.add_all(JobRow(job_id=job_id, row=r.row, key=(r.key or "")[:320] or None, status=r.status,
-                               user_id=r.user_id, errors=r.errors) for r in results)
-        job.summary = {"counts": dict(Counter(r.status for r in results)), "errors": job.summary.get("errors", [])}
+    @staticmethod
+    def _finish(session: Session, checkpoint: Checkpoint, results: list[RowResult], state: str) -> None:
+        """The rows not yet recorded, and the job's end."""
+        job = checkpoint.rows(session, results)
         job.state, job.finished_at, job.lease_until = state, utcnow(), None
-        job.progress_done = job.progress_total = len(results)
+        job.progress_total = job.progress_done
         session.flush()
 
-    def _progress(self, job_id: str, also: Progress | None = None) -> Progress:
-        """Reports rows done through a connection of its own (the job's own transaction
-        commits only at the end). On SQLite, whose one writer is the job itself, progress
-        is only seen when the job ends (or by `also`, the CLI's progress bar)."""
+    def _progress(self, job_id: str, also: Progress | None = None, *, separately: bool = True) -> Progress:
+        """Reports rows done through a connection of its own when the job's own transaction
+        commits only at its end (a job that commits as it goes reports with its checkpoints).
+        On SQLite, whose one writer is the job itself, such progress is only seen when the
+        job ends (or by `also`, the CLI's progress bar)."""
         postgres = self.session_factory.kw["bind"].dialect.name == "postgresql"
         last = {"done": -1}
 
         def report(done: int) -> None:
             if also is not None:
                 also(done)
-            if not postgres or (done - last["done"] < 50 and last["done"] >= 0):
+            if not separately or not postgres or (done - last["done"] < 50 and last["done"] >= 0):
                 return
             last["done"] = done
             with unit_of_work(self.session_factory) as session:
