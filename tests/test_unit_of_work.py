@@ -164,3 +164,44 @@ def test_service_errors_keep_their_writes_only_when_they_say_so():
     from switchboard.accounts.auth import SignInRefused
 
     assert SignInRefused.keep_writes is True
+
+
+def test_change_log_entries_are_written_at_commit_and_go_with_a_savepoint_that_rolls_back(
+        session_factory, db_connection, tenant_a):
+    """The change log is inserted in one statement at the commit (nothing reads it before);
+    an entry written in a savepoint that rolls back, or in one inside it, goes with it."""
+    from tests.statements import counting_statements
+
+    def created(session, name: str) -> int:
+        return session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.object_repr == f"{name}@log.example", AuditEntry.action == "create")) or 0
+
+    def create(ctx, name: str) -> None:
+        accounts.create_user(ctx, tenant_a.account.id, {"first_name": name, "last_name": "Logged",
+                                                        "email": f"{name}@log.example"})
+
+    with counting_statements(db_connection) as statements, unit_of_work(session_factory) as session:
+        ctx = ctx_for(session, tenant_a.account_admin)
+        create(ctx, "kept")
+        with session.begin_nested():
+            create(ctx, "released")
+        with pytest.raises(RuntimeError):
+            with session.begin_nested():
+                create(ctx, "inner")
+                with session.begin_nested():
+                    create(ctx, "deeper")
+                raise RuntimeError("this row is refused")
+        create(ctx, "after")
+        assert created(session, "kept") == 0  # not yet: at the commit
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO AUDIT_ENTRIES")]
+    assert len(inserts) == 1
+    with session_factory() as session:
+        assert [created(session, n) for n in ("kept", "released", "inner", "deeper", "after")] == [1, 1, 0, 0, 1]
+        assert _users_named(session, "Logged") == 3
+
+    with pytest.raises(RuntimeError):  # a unit of work that fails writes none
+        with unit_of_work(session_factory) as session:
+            create(ctx_for(session, tenant_a.account_admin), "failed")
+            raise RuntimeError("refused")
+    with session_factory() as session:
+        assert created(session, "failed") == 0

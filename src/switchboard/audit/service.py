@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from switchboard.accounts.tenancy import require_account_admin
 from switchboard.audit.models import AuditEntry
 from switchboard.core.context import ServiceContext
+from switchboard.core.db import utcnow
+from switchboard.core.uow import insert_at_commit
 
 MASK = "****"
 
@@ -28,22 +30,14 @@ def record(
 ) -> None:
     if before is not None and after is not None and before == after:
         return  # nothing changed: keep the log free of noise
-    ctx.session.add(
-        AuditEntry(
-            request_id=ctx.request_id,
-            actor_id=ctx.actor.user_id,
-            actor_email=ctx.actor.email,
-            partner_id=partner_id,
-            account_id=account_id,
-            object_type=object_type,
-            object_id=object_id,
-            object_repr=object_repr[:300],
-            subject_id=subject_id or (object_id if object_type == "user" else None),
-            action=action,
-            before=before,
-            after=after,
-        )
-    )
+    # Inserted with the transaction's other entries in one statement at its commit: nothing
+    # reads the log before then.
+    insert_at_commit(ctx.session, AuditEntry.__table__, {
+        "request_id": ctx.request_id, "at": utcnow(), "actor_id": ctx.actor.user_id,
+        "actor_email": ctx.actor.email, "partner_id": partner_id, "account_id": account_id,
+        "object_type": object_type, "object_id": object_id, "object_repr": object_repr[:300],
+        "subject_id": subject_id or (object_id if object_type == "user" else None), "action": action,
+        "before": before, "after": after})
 
 
 def list_for_account(

@@ -45,7 +45,7 @@ def finish_failed(session: Session, exc: BaseException) -> None:
 
 def has_written(session: Session) -> bool:
     """Whether the session's current transaction holds changes (pending or flushed)."""
-    if session.new or session.deleted or session.info.get(_WROTE):
+    if session.new or session.deleted or session.info.get(_WROTE) or session.info.get(_AT_COMMIT):
         return True
     # "dirty" is optimistic (a merge or an attribute set to its own value counts): only net
     # changes are writes.
@@ -89,8 +89,17 @@ def _clear_after_rollback(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _clear_after_savepoint_rollback(session: Session, _previous) -> None:
+def _clear_after_savepoint_rollback(session: Session, rolled_back) -> None:
     session.info.pop(_TX_CACHE, None)
+    pending = session.info.get(_AT_COMMIT)
+    if pending:  # the rows written in what rolled back (the savepoint, or everything) go with it
+        session.info[_AT_COMMIT] = [p for p in pending if not _within(p[0], rolled_back)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rows_at_the_end(session: Session, transaction) -> None:
+    if transaction.parent is None:  # committed (inserted before), rolled back or closed
+        session.info.pop(_AT_COMMIT, None)
 
 
 @event.listens_for(Session, "before_commit")
@@ -99,6 +108,33 @@ def _run_before_commit(session: Session) -> None:
         return
     for action in session.info.get(_TX_CACHE, {}).pop("before_commit", {}).values():
         action(session)
+    pending = session.info.pop(_AT_COMMIT, None)
+    if pending:
+        by_table: dict = {}
+        for _, table, values in pending:
+            by_table.setdefault(table, []).append(values)
+        for table, rows in by_table.items():
+            session.execute(table.insert(), rows)
+
+
+_AT_COMMIT = "switchboard_insert_at_commit"
+
+
+def insert_at_commit(session: Session, table, values: dict) -> None:
+    """A row that nothing reads before its transaction commits (a change-log entry): kept
+    here and inserted with the others of its table in one statement just before the commit,
+    rather than by an INSERT of its own and the ORM's bookkeeping. A row written in a
+    savepoint that rolls back goes with it; a transaction that rolls back writes none."""
+    where = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_AT_COMMIT, []).append((where, table, values))
+
+
+def _within(transaction, ancestor) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 _TX_CACHE = "switchboard_tx_cache"

@@ -33,6 +33,9 @@ def load(session: Session, account_id: str, *, for_update: bool = False) -> Mivb
             return cache[("default_settings", account_id)]
     query = select(MivbSettings).where(MivbSettings.account_id == account_id)
     settings = session.scalar(query.with_for_update() if for_update else query)
+    # The identity map holds objects weakly: held here, the settings stay in it (and are
+    # not read again) until the transaction ends.
+    cache[("settings", account_id)] = settings
     if settings is None:
         settings = MivbSettings(account_id=account_id, pin_min_length=4, pin_forbid_repeated=True,
                                 pin_forbid_sequences=True, pin_forbid_dn=True, ehdu_licences=0,

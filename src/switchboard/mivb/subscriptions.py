@@ -191,18 +191,20 @@ def apply_category(ctx: ServiceContext, account: Account, user: User, service: M
 
 def _apply_template(ctx: ServiceContext, account: Account, service: MivbService, category: ServiceCategory,
                     template: dict[str, Any], catalog: dict[str, Any]) -> None:
-    service.location = template.get("location") if template.get("location") in catalog.get("locations", []) else None
-    service.department = (template.get("department")
-                          if template.get("department") in catalog.get("departments", []) else None)
-    service.language = template.get("language")
     for default in (template.get("phones") or [])[:TEMPLATE_PHONES]:
         if default.get("type") in PHONE_TYPES and rules.allowed(category, default["type"]):
             phone = create_phone(ctx, account.id, service, PhoneIn(type=default["type"], model=default.get("model")),
                                  catalog, template, category)
             record(ctx, account, "create", "phone", phone.id, f"template {phone.dn}", subject=service.user_id,
                    after=phone_snapshot(phone))
-    service.group = rules.template_group(ctx.session, account.id, service, template, catalog)
+    group = rules.template_group(ctx.session, account.id, service, template, catalog)
     policy = mivb_settings.policy(mivb_settings.load(ctx.session, account.id))
+    # The programming is set last, all at once: one UPDATE of the service, not one per query between.
+    service.location = template.get("location") if template.get("location") in catalog.get("locations", []) else None
+    service.department = (template.get("department")
+                          if template.get("department") in catalog.get("departments", []) else None)
+    service.language = template.get("language")
+    service.group = group
     service.user_pin_encrypted = ctx.rt.secret_box.encrypt(pins.generate(policy, [p.dn for p in service.phones]))
 
 
