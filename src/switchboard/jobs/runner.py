@@ -81,7 +81,9 @@ class Checkpoint:
         job = self.rows(session, results)
         job.lease_until = utcnow() + self.runner.lease
         session.commit()
-        self.ctx.forget_all_but("catalog")  # what it locked is not locked any more
+        # What it locked is not locked any more; the catalogue and the e-mails the file's
+        # users were found free (a unique constraint still guards them) stay known.
+        self.ctx.forget_all_but("catalog", "email_free")
 
     def rows(self, session: Session, results: list[RowResult]) -> Job:
         """Adds the results not yet recorded; the job's counts and progress follow."""
