@@ -406,3 +406,20 @@ def test_a_form_target_opened_directly_goes_to_the_page(client, tenant_a):
     page = _page(tenant_a.account.id)
     response = client.get(f"{page}/dn-ranges", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == page
+
+
+def test_every_input_attribute_stands_on_its_own(client, mivb_account, tenant_a):
+    """The settings forms ran attributes together ("requiredmaxlength=…", "requiredmin=…"),
+    so the browser had neither: each attribute of every input is separated now."""
+    sign_in(client, tenant_a.partner_admin.email)
+    html = client.get(_page(mivb_account.account_id)).text
+    known = {"id", "name", "type", "value", "required", "maxlength", "placeholder", "inputmode", "autocomplete",
+             "min", "max", "class", "checked", "disabled", "step", "pattern", "form", "readonly", "size"}
+    inputs = re.findall(r"<input\b[^>]*>", html)
+    assert inputs
+    for tag in inputs:
+        attributes = re.match(r'<input((?:\s+[\w:-]+(?:="[^"]*")?)*)\s*/?>$', tag)
+        assert attributes, tag  # each attribute after a space
+        names = re.findall(r'\s([\w:-]+)(?:="[^"]*")?', attributes.group(1))
+        assert all(n in known or n.startswith(("aria-", "hx-", "data-")) for n in names), tag
+    assert re.search(r'<input[^>]* required maxlength="\d+"', html)
