@@ -41,6 +41,19 @@ def _emails(client, m) -> list[str]:
     return sorted(u["email"] for u in listed["items"])
 
 
+def _dies_at_row(monkeypatch, number: int):
+    """The worker dies when it reaches row `number`; returns the importer's own apply."""
+    apply = Importer.apply
+
+    def dies(self, row):
+        if row.number == number:
+            raise Died()
+        return apply(self, row)
+
+    monkeypatch.setattr(Importer, "apply", dies)
+    return apply
+
+
 @pytest.fixture
 def two_rows_a_checkpoint(monkeypatch, client, mivb_account):
     monkeypatch.setattr(job_runner, "CHECKPOINT_ROWS", 2)
@@ -53,14 +66,7 @@ def test_a_worker_that_dies_loses_only_the_rows_since_its_last_checkpoint(
     m = mivb_account
     tag = m.account_id[:8]
     job_id = _submit(client, m, _file(tag))
-    apply = Importer.apply
-
-    def dies_at_row_6(self, row):
-        if row.number == 6:
-            raise Died()
-        return apply(self, row)
-
-    monkeypatch.setattr(Importer, "apply", dies_at_row_6)
+    apply = _dies_at_row(monkeypatch, 6)
     dead = JobRunner(session_factory, app.state.runtime, worker_id="dead", lease_seconds=0)
     with pytest.raises(Died):
         dead.run_once()
@@ -108,14 +114,7 @@ def test_an_all_or_nothing_apply_keeps_nothing_until_its_end(
     m = mivb_account
     tag = m.account_id[:8]
     job_id = _submit(client, m, _file(tag).replace(b"Nowhere", b"Entry"), on_error="all_or_nothing")
-    apply = Importer.apply
-
-    def dies_at_row_6(self, row):
-        if row.number == 6:
-            raise Died()
-        return apply(self, row)
-
-    monkeypatch.setattr(Importer, "apply", dies_at_row_6)
+    apply = _dies_at_row(monkeypatch, 6)
     with pytest.raises(Died):
         JobRunner(session_factory, app.state.runtime, worker_id="dead", lease_seconds=0).run_once()
     assert _emails(client, m) == []
