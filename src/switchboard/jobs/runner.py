@@ -62,7 +62,7 @@ class Checkpoint:
 
     def __init__(self, runner: "JobRunner", ctx: ServiceContext, job: Job) -> None:
         self.runner, self.ctx, self.job_id = runner, ctx, job.id
-        self.enabled = job.kind in COMMITS_AS_IT_GOES and job.mode == "apply" and job.on_error == "partial"
+        self.enabled = commits_as_it_goes(job)
         self.counts: Counter = Counter()
         if self.enabled:
             self.counts.update(dict(ctx.session.execute(
@@ -114,6 +114,11 @@ def register(kind: str, handler: Handler, result_csv: ResultCsv, *, checkpoints:
         COMMITS_AS_IT_GOES.add(kind)
 
 
+def commits_as_it_goes(job: Job) -> bool:
+    """An apply that keeps what it can, of a kind whose handler calls the Checkpoint."""
+    return job.kind in COMMITS_AS_IT_GOES and job.mode == "apply" and job.on_error == "partial"
+
+
 class JobRunner:
     def __init__(self, session_factory: sessionmaker, runtime: Runtime, *, worker_id: str | None = None,
                  lease_seconds: int = 1800) -> None:
@@ -135,7 +140,7 @@ class JobRunner:
             job.state, job.claimed_by, job.lease_until = "running", self.worker_id, now + self.lease
             job.attempts += 1
             job.started_at = job.started_at or now
-            if not (job.kind in COMMITS_AS_IT_GOES and job.mode == "apply" and job.on_error == "partial"):
+            if not commits_as_it_goes(job):
                 job.progress_done = 0  # (a job that commits as it goes resumes where it was)
             return job.id
 
