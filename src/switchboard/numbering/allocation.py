@@ -19,6 +19,7 @@ from switchboard.core.uow import tx_cache
 from switchboard.core.errors import Conflict, NotFound, invalid
 from switchboard.core.validation import phone_number_field
 from switchboard.mivb.models import Phone
+from switchboard.numbering.claims import claim
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
 from switchboard.numbering.pool import (
     DID_POOL,
@@ -28,10 +29,8 @@ from switchboard.numbering.pool import (
     forget_cursor,
     free_in_range,
     give_back,
-    hint_number,
     in_span,
-    lock,
-    set_hint,
+    read_range,
     take_next,
     taken_by_name,
 )
@@ -169,10 +168,10 @@ def allocate_dn(session: Session, account_id: str, *, wanted: str | None = None,
         if not is_dn(wanted):
             raise invalid("dn", "invalid_dn", _INVALID_DN)
         home = next((r for r in candidates if wanted in Span.of_dn_range(r)), None)
-        rng = lock(session, DN_POOL, home.id) if home is not None else None
+        rng = read_range(session, DN_POOL, home.id) if home is not None else None
         if rng is None:
             raise invalid("dn", "dn_out_of_range", "DN %(dn)s is not in a DN range of this account.", dn=wanted)
-        if dn_taken(session, account_id, wanted):
+        if not claim(session, DN_POOL, rng, wanted) or dn_taken(session, account_id, wanted):
             raise Conflict("dn_taken", "DN %(dn)s is already in use.", field="dn", dn=wanted)
         taken_by_name(session, DN_POOL, rng, wanted)
         return wanted, rng.id
@@ -208,7 +207,7 @@ def allocate_did(session: Session, account_id: str, *, dn: str, wanted: str | No
     for candidate in ranges:
         mapping = mapping_of(candidate)
         did = mapping.did_for(dn) if mapping is not None else None
-        if did is None or lock(session, DID_POOL, candidate.id) is None:
+        if did is None or read_range(session, DID_POOL, candidate.id) is None:
             continue
         if did_taken(session, did):
             raise Conflict("did_taken", "DID %(did)s, which DN %(dn)s maps to, is already in use.", field="did",
@@ -236,11 +235,14 @@ def _wanted_did(session: Session, ranges: Sequence[DidRange], dn: str, wanted: s
             raise invalid("did", "did_not_mapped", "DID %(did)s maps to no DN: it cannot be used.", did=wanted)
         raise invalid("did", "did_not_mapped", "DID %(did)s is mapped to DN %(mapped_dn)s; it can only go "
                       "to the phone with that DN.", did=wanted, mapped_dn=mapped_dn)
-    if lock(session, DID_POOL, home.id) is None:
+    rng = read_range(session, DID_POOL, home.id)
+    if rng is None:
         raise invalid("did", "did_out_of_range", "DID %(did)s is not in a DID range of this account.", did=wanted)
-    if did_taken(session, wanted):
+    claimed = claim(session, DID_POOL, rng, wanted)
+    tx_cache(session).get("dids", {}).pop(wanted, None)  # read again, after the claim
+    if not claimed or did_taken(session, wanted):
         raise Conflict("did_taken", "DID %(did)s is already in use.", field="did", did=wanted)
-    taken_by_name(session, DID_POOL, home, wanted)
+    taken_by_name(session, DID_POOL, rng, wanted)
     return wanted, home.id
 
 
@@ -290,14 +292,10 @@ def refresh_reserved_dns(session: Session, account_id: str, dns_in_use: list[str
     session.add_all(PbxReservedDn(account_id=account_id, dn=dn, length=len(dn)) for dn in sorted(wanted - existing))
     for rng in dn_ranges_in_order(session, account_id):
         forget_cursor(session, rng.id)
-    if gone:
-        for rng in dn_ranges_in_order(session, account_id):
-            span = Span.of_dn_range(rng)
-            freed = [n for n in (span.number(dn) for dn in gone) if n is not None]
-            if freed and min(freed) < hint_number(span, rng):
-                locked = lock(session, DN_POOL, rng.id)
-                if locked is not None and min(freed) < hint_number(span, locked):
-                    set_hint(session, locked, span.text(min(freed)))
+        span = Span.of_dn_range(rng)
+        freed = [n for n in (span.number(dn) for dn in gone) if n is not None]
+        if freed:
+            give_back(session, DN_POOL, rng.id, span.text(min(freed)))
     session.flush()
 
 

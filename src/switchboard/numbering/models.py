@@ -18,6 +18,9 @@ class DnRange(IdMixin, TimestampMixin, VersionedMixin, Base):
     # Every DN below this one in the range is taken: allocation sweeps from here, so its
     # cost does not grow as the range fills up.
     next_hint: Mapped[str] = mapped_column(String(7))
+    # How many times a number of the range was given back: an allocator moves the hint
+    # only if this did not change since it read the hint (numbering.pool).
+    given_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DidRange(IdMixin, TimestampMixin, VersionedMixin, Base):
@@ -30,6 +33,7 @@ class DidRange(IdMixin, TimestampMixin, VersionedMixin, Base):
     end: Mapped[str] = mapped_column(String(16))
     first_dn: Mapped[str | None] = mapped_column(String(7))
     next_hint: Mapped[str] = mapped_column(String(16))
+    given_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PbxReservedDn(Base):

@@ -1,15 +1,27 @@
 """One next-free allocator for every kind of number (DNs and DIDs).
 
-It follows NetBox's next-available: lock the pool (the range row, ``FOR UPDATE`` on
-PostgreSQL; SQLite has a single writer), recompute what is free under the lock, answer
-nothing when nothing is; the unique constraints on ``mivb_phones`` are the last defence.
-Its cost does not depend on how full a range is: each range keeps ``next_hint`` (every
-number of the range below it is taken) and a sweep walks forward from it over the used
-numbers, in batches read in index order, until the first gap.
+It follows NetBox's next-available, without holding the pool while the caller works on:
+
+- each range keeps ``next_hint`` (every number of the range below it is taken) and a
+  sweep walks forward from it over the used numbers, in batches read in index order,
+  until the first gap, so an allocation costs the same in an empty and a full range;
+- on PostgreSQL a transaction *claims* the numbers it may hand out (a transaction-level
+  advisory lock per number, tried without waiting) and then reads again whether they are
+  still free: a number another transaction is taking is skipped, not waited for, so
+  allocations from one range run side by side. The range row is only read ``FOR KEY
+  SHARE`` (it cannot be deleted meanwhile). SQLite has a single writer: what the sweep
+  read stays true until the commit, nothing is claimed;
+- the hint moves up when the transaction commits, to where its sweep got, unless a
+  number was given back since it read the range or another transaction is moving the
+  hint right then (it then lags, which is safe); a number given back lowers it in the
+  same atomic update that counts the give-back (``given_back``), so no allocator that
+  read the range before can move past it.
+
+The unique constraints on ``mivb_phones`` are the last defence. Nothing here commits:
+the number and the phone that gets it are committed together by the caller's unit of work.
 
 A ``Pool`` says what differs between kinds: the range model, how a range reads as a
-span, and where the numbers it hands out are in use. Nothing here commits: the number and
-the phone that gets it are committed together by the caller's unit of work."""
+span, where the numbers it hands out are in use, and what a claim is scoped to."""
 
 from __future__ import annotations
 
@@ -17,17 +29,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import ColumnElement, func, not_, select, update
+from sqlalchemy import ColumnElement, case, func, literal, not_, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from switchboard.core.uow import before_commit, tx_cache
+from switchboard.numbering.claims import claim_key, claims_numbers, try_claim
 from switchboard.mivb.models import Phone
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
 from switchboard.numbering.spans import Span
 
 # Used numbers read per query while sweeping forward from a hint.
 SWEEP_BATCH = 256
+# Numbers claimed at once: one, then twice as many each time the same transaction has
+# handed out all it claimed (an import takes many), up to this. Claiming more than it
+# takes would leave gaps behind concurrent allocators (filled later, never lost).
+MAX_CLAIM_BLOCK = 32
+# Candidates tried beyond the ones wanted, for the ones concurrent allocators are taking.
+CLAIM_SLACK = 16
 
 Source = tuple[Any, list[ColumnElement[bool]]]
 Usable = Callable[[str], bool]
@@ -35,12 +54,14 @@ Usable = Callable[[str], bool]
 
 @dataclass(frozen=True)
 class Pool:
-    """A kind of number: its range model, its span, and the columns that hold it."""
+    """A kind of number: its range model, its span, the columns that hold it, and the
+    scope a number is unique in (a DN within its account, a DID everywhere)."""
 
     kind: str
     model: type
     span_of: Callable[[Any], Span]
     sources_of: Callable[[str, Span], list[Source]]
+    per_account: bool
 
     def sources(self, rng: Any) -> list[Source]:
         return self.sources_of(rng.account_id, self.span_of(rng))
@@ -59,8 +80,8 @@ def _did_sources(account_id: str, span: Span) -> list[Source]:
     return [(Phone.did, [])]  # DIDs are unique everywhere
 
 
-DN_POOL = Pool("dn", DnRange, Span.of_dn_range, _dn_sources)
-DID_POOL = Pool("did", DidRange, Span.of_did_range, _did_sources)
+DN_POOL = Pool("dn", DnRange, Span.of_dn_range, _dn_sources, per_account=True)
+DID_POOL = Pool("did", DidRange, Span.of_did_range, _did_sources, per_account=False)
 
 
 # ---------------------------------------------------------------- reading used numbers
@@ -117,36 +138,39 @@ def count_used(session: Session, span: Span, sources: list[Source]) -> int:
     return total
 
 
-# ---------------------------------------------------------------- locks and hints
+def _used_among(session: Session, span: Span, sources: list[Source], numbers: list[int]) -> set[int]:
+    """Which of `numbers` are in use now (one statement, read after they were claimed)."""
+    texts = [span.text(n) for n in numbers]
+    query = union_all(*(select(column.label("number")).where(*scope, column.in_(texts)) for column, scope in sources))
+    return {m for m in (span.number(v) for v in session.scalars(query)) if m is not None}
 
-def lock(session: Session, pool: Pool, range_id: str) -> Any | None:
-    """The range row, locked until the end of the transaction, read afresh (once per
-    transaction: a range this transaction has locked stays locked)."""
+
+# ---------------------------------------------------------------- ranges and hints
+
+def read_range(session: Session, pool: Pool, range_id: str, *, claim_hint: bool = False) -> Any | None:
+    """The range row read afresh, once per transaction (what it read of the hint is what
+    its hint update compares with). PostgreSQL: FOR KEY SHARE, so the range cannot be
+    deleted until this transaction ends, while others allocate from it too; with
+    claim_hint, the same statement claims the number at the hint, the one an allocation
+    most likely hands out (read free after the claim, it needs no second look)."""
     cache = tx_cache(session)
-    if ("locked", range_id) in cache:
-        return cache[("locked", range_id)]
-    rng = session.scalar(
-        select(pool.model).where(pool.model.id == range_id).with_for_update()
-        .execution_options(populate_existing=True))
-    if rng is not None:
-        cache[("locked", range_id)] = rng
+    if ("range", range_id) in cache:
+        return cache[("range", range_id)]
+    model, held = pool.model, literal(False)
+    query = select(model).where(model.id == range_id).execution_options(populate_existing=True)
+    if claims_numbers(session):
+        if claim_hint:
+            held = func.pg_try_advisory_xact_lock(claim_key(pool, model.account_id, model.next_hint))
+        query = query.with_for_update(read=True, key_share=True)
+    row = session.execute(query.add_columns(held)).first()
+    if row is None:
+        return None
+    rng, hint_held = row
+    cache[("range", range_id)] = rng
+    cache[("read", range_id)] = (rng.next_hint, rng.given_back)
+    if hint_held:
+        cache[("held_early", range_id)] = pool.span_of(rng).number(rng.next_hint)
     return rng
-
-
-def set_hint(session: Session, rng: DnRange | DidRange, hint: str) -> None:
-    """Moves the hint without bumping the range's version: the hint is bookkeeping, the
-    range as the admin defined it (and its ETag) does not change. Written once, when the
-    transaction commits (a rollback forgets it: the hint then only lags, which is safe)."""
-    if rng.next_hint == hint:
-        return
-    model, range_id, updated_at = type(rng), rng.id, rng.updated_at
-    set_committed_value(rng, "next_hint", hint)
-
-    def write(s: Session) -> None:
-        s.execute(update(model).where(model.id == range_id).values(next_hint=hint, updated_at=updated_at)
-                  .execution_options(synchronize_session=False))
-
-    before_commit(session, f"hint:{range_id}", write)
 
 
 def hint_number(span: Span, rng: DnRange | DidRange) -> int:
@@ -156,7 +180,7 @@ def hint_number(span: Span, rng: DnRange | DidRange) -> int:
 
 def free_in_range(session: Session, pool: Pool, rng: Any, usable: Usable | None = None) -> Iterator[str]:
     """The free (and usable) numbers of a range from its hint, lowest first, without
-    locking anything (what a "pick a number" list offers)."""
+    claiming anything (what a "pick a number" list offers)."""
     span = pool.span_of(rng)
     for n in free_numbers(session, span, pool.sources(rng), hint_number(span, rng)):
         text = span.text(n)
@@ -166,12 +190,36 @@ def free_in_range(session: Session, pool: Pool, rng: Any, usable: Usable | None 
 
 @dataclass
 class _Cursor:
-    """Where this transaction is in a locked range: the free numbers ahead (read lazily),
-    the free ones it skipped as unusable, and what it took by name meanwhile."""
+    """Where this transaction is in a range: the free numbers ahead (read lazily), and
+    what it met on the way that the hint must not pass: numbers skipped as unusable,
+    numbers another transaction was taking, numbers it claimed and has not handed out."""
 
+    span: Span
     free: Iterator[int]
+    reached: int
     skipped: list[int] = field(default_factory=list)
+    busy: list[int] = field(default_factory=list)
+    claimed: list[int] = field(default_factory=list)
     taken: set[int] = field(default_factory=set)
+    untried: list[int] = field(default_factory=list)
+    want: int = 1
+
+    def pull(self) -> int | None:
+        """The next number the sweep finds free (not taken by name in this transaction)."""
+        while self.untried:
+            n = self.untried.pop(0)
+            if n not in self.taken:
+                return n
+        for n in self.free:
+            self.reached = n + 1
+            if n not in self.taken:
+                return n
+        self.reached = self.span.hi + 1
+        return None
+
+    def hint(self) -> int:
+        """The lowest number the sweep cannot say is taken."""
+        return min([self.reached, *self.skipped, *self.busy, *self.claimed, *self.untried])
 
 
 def _cursor(session: Session, pool: Pool, rng: Any) -> _Cursor:
@@ -179,34 +227,124 @@ def _cursor(session: Session, pool: Pool, rng: Any) -> _Cursor:
     key = ("cursor", rng.id)
     if key not in cache:
         span = pool.span_of(rng)
-        cache[key] = _Cursor(free_numbers(session, span, pool.sources(rng), hint_number(span, rng)))
+        start = hint_number(span, rng)
+        cache[key] = _Cursor(span, free_numbers(session, span, pool.sources(rng), start), start)
+        _move_hint_at_commit(session, pool, rng)
     return cache[key]
 
 
+def _next_candidate(session: Session, pool: Pool, rng: Any, cursor: _Cursor) -> int | None:
+    """The next free number this transaction may hand out: on PostgreSQL claimed first,
+    a block at a time, and found still free after the claim."""
+    if not claims_numbers(session):
+        return cursor.pull()
+    early = tx_cache(session).get(("held_early", rng.id))
+    retried = False
+    while not cursor.claimed:
+        # The candidates: what this transaction wants, and as many again (at least
+        # CLAIM_SLACK) for the ones concurrent allocators are taking.
+        size = cursor.want + max(cursor.want, CLAIM_SLACK)
+        block = [n for n in (cursor.pull() for _ in range(size)) if n is not None]
+        if not block:
+            if retried or not cursor.busy:
+                return None
+            # At the end of the range: the ones others were taking may be free again
+            # (their transaction rolled back).
+            cursor.untried, cursor.busy, retried = sorted(cursor.busy), [], True
+            continue
+        if block[0] == early:  # claimed before the sweep read it free: free it is
+            cursor.untried = block[1:] + cursor.untried
+            cursor.claimed = [block[0]]
+            break
+        got = try_claim(session, pool, rng, block, cursor.want)
+        last = got[-1] if len(got) == cursor.want else block[-1]
+        cursor.busy += [n for n in block if n <= last and n not in got]  # (or taken since the sweep)
+        cursor.untried = [n for n in block if n > last] + cursor.untried
+        used = _used_among(session, cursor.span, pool.sources(rng), got) if got else set()
+        cursor.claimed = [n for n in got if n not in used]
+    if len(cursor.claimed) == 1:  # all it claimed is handed out: a transaction that
+        cursor.want = min(cursor.want * 2, MAX_CLAIM_BLOCK)  # takes many will want more
+    return cursor.claimed.pop(0)
+
+
 def take_next(session: Session, pool: Pool, range_id: str, usable: Usable | None = None) -> str | None:
-    """The lowest free number of the range that `usable` accepts, under the range's lock;
-    None when there is none. Within one transaction the range is locked and swept once:
-    each allocation goes on from the last one. The hint moves to the first free number
-    left (a free number that is not usable now stays above it, offered again later)."""
-    rng = lock(session, pool, range_id)
+    """The lowest free number of the range that `usable` accepts (and, on PostgreSQL,
+    that no other transaction is taking); None when there is none. Within one
+    transaction the range is swept once: each allocation goes on from the last one."""
+    rng = read_range(session, pool, range_id, claim_hint=True)
     if rng is None:
         return None
-    span = pool.span_of(rng)
     cursor = _cursor(session, pool, rng)
+    found = _take(session, pool, rng, cursor, usable)
+    if found is None and claims_numbers(session) and _given_back_since_read(session, pool, rng):
+        cursor = _cursor(session, pool, rng)  # others gave numbers back: sweep again
+        found = _take(session, pool, rng, cursor, usable)
+    # What this transaction reads of the hint follows its sweep; the row moves at commit.
+    set_committed_value(rng, "next_hint", cursor.span.text(min(cursor.hint(), cursor.span.hi)))
+    return found
+
+
+def _given_back_since_read(session: Session, pool: Pool, rng: Any) -> bool:
+    """At the end of the range: whether another transaction gave numbers back since this
+    one read the range (they are below where its sweep got). If so, what it reads of the
+    hint goes down to the committed one and the next sweep starts there."""
+    model, cache = pool.model, tx_cache(session)
+    row = session.execute(select(model.next_hint, model.given_back).where(model.id == rng.id)).first()
+    if row is None or row.given_back == cache[("read", rng.id)][1]:
+        return False
+    span = pool.span_of(rng)
+    committed = span.number(row.next_hint)
+    set_committed_value(rng, "next_hint", span.text(min(hint_number(span, rng),
+                                                        span.lo if committed is None else committed)))
+    cache[("read", rng.id)] = (row.next_hint, row.given_back)
+    forget_cursor(session, rng.id)
+    return True
+
+
+def _take(session: Session, pool: Pool, rng: Any, cursor: _Cursor, usable: Usable | None) -> str | None:
+    span = cursor.span
     for i, n in enumerate(cursor.skipped):  # unusable before: maybe usable now
         if usable is None or usable(span.text(n)):
             del cursor.skipped[i]
-            set_hint(session, rng, span.text(min([n + 1, *cursor.skipped]) if n < span.hi else n))
             return span.text(n)
-    for n in cursor.free:
-        if n in cursor.taken:
-            continue
+    while (n := _next_candidate(session, pool, rng, cursor)) is not None:
         if usable is None or usable(span.text(n)):
-            set_hint(session, rng, span.text(min([min(n + 1, span.hi), *cursor.skipped])))
             return span.text(n)
         cursor.skipped.append(n)
-    set_hint(session, rng, span.text(min(cursor.skipped)) if cursor.skipped else span.last)
     return None
+
+
+def _move_hint_at_commit(session: Session, pool: Pool, rng: Any) -> None:
+    """When the transaction commits, the hint moves up to where this transaction's view
+    of it got (its sweeps, lowered by what it gave back), provided nobody gave a number
+    back since it was read, the hint is below that, and nobody is moving it right now
+    (skipped, not waited for). Otherwise the hint lags, which is safe: the next sweep
+    walks over the taken numbers. (Every number below the view was taken when swept and
+    only a give-back frees one; one that commits later waits for this update and lowers
+    the hint again.)"""
+    model, range_id = pool.model, rng.id
+    span = pool.span_of(rng)
+    # (the texts of one range have one length and one prefix: they sort like the numbers)
+
+    def move(s: Session) -> None:
+        cache = tx_cache(s)
+        if cache.get(("moved", range_id)):
+            return
+        cache[("moved", range_id)] = True
+        read_hint, read_given_back = cache[("read", range_id)]
+        read, new = span.number(read_hint), span.number(rng.next_hint)
+        if new is None or (read is not None and new <= read):
+            return
+        hint = model.next_hint.collate("C") if claims_numbers(s) else model.next_hint
+        free_to_move = (select(model.id).where(model.id == range_id, model.given_back == read_given_back,
+                                               func.length(model.next_hint) == len(rng.next_hint),
+                                               hint < rng.next_hint)
+                        .with_for_update(key_share=True, skip_locked=True).scalar_subquery())
+        s.execute(update(model).where(model.id == free_to_move).values(next_hint=rng.next_hint)
+                  .execution_options(synchronize_session=False))
+
+    tx_cache(session)[("mover", range_id)] = move
+    before_commit(session, f"hint:{range_id}", move)
 
 
 def forget_cursor(session: Session, range_id: str) -> None:
@@ -222,18 +360,41 @@ def taken_by_name(session: Session, pool: Pool, rng: Any, value: str) -> None:
     cursor = tx_cache(session).get(("cursor", rng.id))
     if n is not None and cursor is not None:
         cursor.taken.add(n)
+        if n in cursor.claimed:
+            cursor.claimed.remove(n)
 
 
 def give_back(session: Session, pool: Pool, range_id: str | None, value: str | None) -> None:
-    """A phone gave `value` back (deleted, or renumbered): it becomes the range's lowest
-    free number if it is below the hint."""
+    """`value` is free again (a phone was deleted or renumbered, the PBX stopped using a
+    DN). What this transaction reads of the hint follows at once; when it commits, one
+    atomic update counts the give-back and lowers the hint to the lowest number given back
+    if that is below the hint as committed then: an allocator that moved the hint
+    meanwhile is corrected, and one that read the hint before cannot move it any more."""
     if range_id is None or value is None:
         return
-    rng = lock(session, pool, range_id)
+    rng = read_range(session, pool, range_id)
     if rng is None:
         return
     span = pool.span_of(rng)
     n = span.number(value)
-    forget_cursor(session, rng.id)
-    if n is not None and n < hint_number(span, rng):
-        set_hint(session, rng, value)
+    forget_cursor(session, range_id)
+    if n is None:
+        return
+    cache = tx_cache(session)
+    if n < hint_number(span, rng):
+        set_committed_value(rng, "next_hint", value)
+    lowest = min(n, cache.get(("lowest_given_back", range_id), n))
+    cache[("lowest_given_back", range_id)] = lowest
+    model, lowest_text = pool.model, span.text(lowest)
+
+    def write(s: Session) -> None:
+        mover = tx_cache(s).get(("mover", range_id))
+        if mover is not None:  # before the give-back is counted (it would stop the move)
+            mover(s)
+        # Same length, same prefix: the texts sort like the numbers, byte by byte.
+        hint = model.next_hint.collate("C") if claims_numbers(s) else model.next_hint
+        s.execute(update(model).where(model.id == range_id).values(
+            given_back=model.given_back + 1, next_hint=case((hint > lowest_text, lowest_text), else_=model.next_hint))
+            .execution_options(synchronize_session=False))
+
+    before_commit(session, f"give_back:{range_id}", write)

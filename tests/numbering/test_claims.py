@@ -1,0 +1,262 @@
+"""Allocation without holding the range (PostgreSQL): transactions that allocate from one
+range at the same time do not wait for each other, and whatever way their steps
+interleave (allocations, commits, rollbacks, numbers given back by others meanwhile):
+
+- no number is handed out twice, nor one another open transaction holds;
+- the first allocation of a transaction is the lowest number that is free and that no
+  other open transaction holds;
+- below the committed hint, every number is taken (the hint never passes a free number,
+  not even one that an open transaction holds and may roll back).
+
+The steps run in one thread over several sessions, each its own connection: a step that
+had to wait for another session would hang the test, so none may wait."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+from switchboard.core.errors import Conflict
+from switchboard.migrations import upgrade
+from switchboard.mivb.models import MivbService, Phone
+from switchboard.mivb.store import release_numbers
+from switchboard.numbering import service as numbering
+from switchboard.numbering.models import DnRange
+from switchboard.numbering import pool
+from switchboard.numbering.pool import hint_number
+from switchboard.numbering.spans import Span
+from switchboard.testing.databases import temporary_database
+from tests.factories import make_tenant, make_user, system_ctx
+
+SESSIONS = 3
+_labels = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def pg_engine(backend, tmp_path_factory):
+    if backend != "postgresql":
+        pytest.skip("transactions that allocate side by side need PostgreSQL (SQLite has a single writer)")
+    with temporary_database("postgresql", tmp_path_factory.mktemp("claims")) as url:
+        upgrade(url)
+        engine = create_engine(url, pool_size=SESSIONS + 2, max_overflow=0)
+        yield engine
+        engine.dispose()
+
+
+def _world(engine) -> tuple[str, str, str]:
+    with Session(engine, expire_on_commit=False) as session:
+        tenant = make_tenant(session, f"Claims{next(_labels)}")
+        account_id = tenant.account.id
+        range_id = numbering.create_dn_range(system_ctx(session), account_id, {"start": "200", "end": "211"}).range.id
+        user = make_user(session, tenant.account)
+        session.add(MivbService(user_id=user.id, account_id=account_id))
+        session.commit()
+        return account_id, range_id, user.id
+
+
+def _no_waiting(session: Session) -> None:
+    session.execute(text("SET lock_timeout = '3s'"))
+
+
+def test_a_second_allocator_does_not_wait_for_the_first(pg_engine):
+    account_id, range_id, user_id = _world(pg_engine)
+    with Session(pg_engine) as first, Session(pg_engine) as second:
+        dn1, _ = numbering.allocate_dn(first, account_id, range_id=range_id)
+        first.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn1, dn_range_id=range_id))
+        first.flush()  # the first transaction goes on: it has not committed
+        _no_waiting(second)
+        dn2, _ = numbering.allocate_dn(second, account_id, range_id=range_id)  # waited before: the range row
+        second.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn2, dn_range_id=range_id))
+        second.commit()
+        with pytest.raises(Conflict) as caught:  # the number the first one holds, by name
+            numbering.allocate_dn(second, account_id, wanted=dn1)
+        assert caught.value.code == "dn_taken"
+        second.rollback()
+        first.commit()
+    assert (dn1, dn2) == ("200", "201")
+
+
+def _phone(session: Session, account_id: str, user_id: str, dn: str, range_id: str | None = None) -> Phone:
+    phone = Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn, dn_range_id=range_id)
+    session.add(phone)
+    session.flush()
+    return phone
+
+
+def _give_back(engine, account_id: str, dn: str) -> None:
+    """Another unit of work deletes the phone on `dn` and gives its number back, now."""
+    with Session(engine) as other:
+        phone = other.scalar(select(Phone).where(Phone.account_id == account_id, Phone.dn == dn))
+        release_numbers(other, phone)
+        other.delete(phone)
+        other.commit()
+
+
+def _hint(engine, range_id: str) -> str:
+    with Session(engine) as session:
+        return session.get(DnRange, range_id).next_hint
+
+
+def test_a_number_given_back_while_an_allocator_runs_stops_its_hint_move(pg_engine):
+    account_id, range_id, user_id = _world(pg_engine)
+    with Session(pg_engine) as setup:  # in use on the PBX, written without the allocator (as an adoption does)
+        for dn in ("200", "201", "202"):
+            _phone(setup, account_id, user_id, dn, range_id)
+        setup.commit()
+    assert _hint(pg_engine, range_id) == "200"  # behind: nothing moved it
+    with Session(pg_engine) as allocator:
+        dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
+        _phone(allocator, account_id, user_id, dn, range_id)
+        assert dn == "203"  # its sweep saw 200-202 taken
+        _give_back(pg_engine, account_id, "201")  # meanwhile
+        allocator.commit()  # moving the hint to 204 would pass 201
+    assert _hint(pg_engine, range_id) <= "201"
+    with Session(pg_engine) as session:
+        assert numbering.allocate_dn(session, account_id, range_id=range_id)[0] == "201"
+
+
+def test_a_number_given_back_behind_the_sweep_is_found_at_the_end_of_the_range(pg_engine):
+    account_id, range_id, user_id = _world(pg_engine)
+    with Session(pg_engine) as setup:
+        for dn in ("200", "201", "202", "203", "204", "205", "206", "207", "208", "209", "210"):
+            _phone(setup, account_id, user_id, dn, range_id)
+        setup.commit()
+    with Session(pg_engine) as allocator:
+        dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
+        _phone(allocator, account_id, user_id, dn, range_id)
+        assert dn == "211"  # the last one
+        _give_back(pg_engine, account_id, "204")  # behind its sweep
+        dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
+        assert dn == "204"  # not "range exhausted"
+        _phone(allocator, account_id, user_id, dn, range_id)
+        allocator.commit()
+
+
+def test_a_number_another_allocator_held_and_let_go_is_handed_out(pg_engine):
+    account_id, range_id, user_id = _world(pg_engine)
+    with Session(pg_engine) as setup:
+        for dn in ("202", "203", "204", "205", "206", "207", "208", "209", "210", "211"):
+            _phone(setup, account_id, user_id, dn, range_id)
+        setup.commit()
+    with Session(pg_engine) as first, Session(pg_engine) as second:
+        assert numbering.allocate_dn(first, account_id, range_id=range_id)[0] == "200"
+        dn, _ = numbering.allocate_dn(second, account_id, range_id=range_id)
+        assert dn == "201"  # 200 is being taken
+        _phone(second, account_id, user_id, dn, range_id)
+        first.rollback()  # ... and then it is not
+        assert numbering.allocate_dn(second, account_id, range_id=range_id)[0] == "200"
+
+
+def test_a_number_written_after_its_claim_without_one_is_not_handed_out(pg_engine, monkeypatch):
+    """A phone written without a claim (an adoption writes the PBX's own DNs) on the
+    number just claimed: the allocator reads again after claiming and moves on."""
+    account_id, range_id, user_id = _world(pg_engine)
+    with Session(pg_engine) as setup:
+        _phone(setup, account_id, user_id, "200", range_id)  # the hint's number is taken: no early claim
+        setup.commit()
+    claim = pool.try_claim
+
+    def claim_then_someone_writes(session, pool_, rng, numbers, want):
+        got = claim(session, pool_, rng, numbers, want)
+        with Session(pg_engine) as other:
+            _phone(other, account_id, user_id, pool_.span_of(rng).text(got[0]), range_id)
+            other.commit()
+        monkeypatch.setattr(pool, "try_claim", claim)
+        return got
+
+    monkeypatch.setattr(pool, "try_claim", claim_then_someone_writes)
+    with Session(pg_engine) as allocator:
+        dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
+        _phone(allocator, account_id, user_id, dn, range_id)
+        allocator.commit()
+    assert dn == "202"  # 201 was written as it claimed it
+
+
+# The advisory locks other backends hold on a number's claim key (numbering.pool).
+_CLAIMED = text("SELECT n FROM unnest(CAST(:numbers AS text[])) AS n JOIN accounts a ON true "
+                "WHERE a.id = :account AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' "
+                "AND l.granted AND l.pid = ANY(:pids) AND ((l.classid::bigint << 32) | l.objid::bigint) "
+                "= hashtextextended('switchboard:dn:' || a.id || ':' || n, 0))")
+
+steps = st.lists(st.one_of(
+    st.tuples(st.just("allocate"), st.integers(0, SESSIONS - 1)),
+    st.tuples(st.just("commit"), st.integers(0, SESSIONS - 1)),
+    st.tuples(st.just("rollback"), st.integers(0, SESSIONS - 1)),
+    st.tuples(st.just("give_back"), st.integers(0, 20)),
+), min_size=1, max_size=30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps)
+def test_interleaved_allocators_never_share_a_number_and_the_hint_never_passes_a_free_one(pg_engine, plan):
+    account_id, range_id, user_id = _world(pg_engine)
+    span = Span("", "200", "211")
+    all_dns = [span.text(n) for n in range(span.lo, span.hi + 1)]
+    # each session on a connection of its own for the whole test (its backend holds its claims)
+    connections = [pg_engine.connect() for _ in range(SESSIONS)]
+    sessions = [Session(bind=connection) for connection in connections]
+    held: list[list[str]] = [[] for _ in range(SESSIONS)]  # what each open transaction took
+    observer = Session(pg_engine)
+    try:
+        for session in sessions:
+            _no_waiting(session)
+
+        def committed() -> set[str]:
+            observer.rollback()
+            return set(observer.scalars(select(Phone.dn).where(Phone.account_id == account_id)))
+
+        pids = [session.scalar(text("SELECT pg_backend_pid()")) for session in sessions]
+        fresh = [True] * SESSIONS  # no allocation tried yet in the session's transaction
+
+        def claimed_by_others(me: int) -> set[str]:
+            """The numbers other sessions hold a claim on (an import claims ahead)."""
+            observer.rollback()
+            return set(observer.scalars(_CLAIMED, {"numbers": all_dns, "account": account_id,
+                                                   "pids": [p for i, p in enumerate(pids) if i != me]}))
+
+        for step, arg in plan:
+            if step == "allocate":
+                session, mine = sessions[arg], held[arg]
+                others = {dn for i, dns in enumerate(held) if i != arg for dn in dns} | claimed_by_others(arg)
+                free = sorted(set(all_dns) - committed() - others - set(mine))
+                first, fresh[arg] = fresh[arg], False
+                try:
+                    dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
+                except Conflict as exc:
+                    assert exc.code == "range_exhausted" and not free, (exc.code, free)
+                    continue
+                assert dn in free, (dn, free)
+                if first:
+                    assert dn == free[0], (dn, free)
+                session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn, dn_range_id=rid))
+                session.flush()
+                mine.append(dn)
+            elif step in ("commit", "rollback"):
+                getattr(sessions[arg], step)()
+                held[arg], fresh[arg] = [], True
+            else:  # another unit of work gives a committed phone's number back, now
+                with Session(pg_engine) as other:
+                    _no_waiting(other)
+                    phones = other.scalars(select(Phone).where(Phone.account_id == account_id)
+                                           .order_by(Phone.dn)).all()
+                    if phones:
+                        phone = phones[arg % len(phones)]
+                        release_numbers(other, phone)
+                        other.delete(phone)
+                        other.commit()
+            taken = committed()
+            observer.rollback()
+            rng = observer.get(DnRange, range_id)
+            below = {span.text(n) for n in range(span.lo, hint_number(span, rng))}
+            assert below <= taken, f"hint {rng.next_hint} passes free {sorted(below - taken)}"
+    finally:
+        for session in sessions:
+            session.close()
+        for connection in connections:
+            connection.close()
+        observer.close()
