@@ -44,7 +44,8 @@ from switchboard.core.db import make_engine, new_id
 from switchboard.migrations import upgrade
 from switchboard.mivb.models import MivbService, Phone
 from switchboard.numbering import service as numbering
-from switchboard.numbering.pool import DN_POOL, in_span
+from switchboard.numbering.pool import DN_POOL
+from switchboard.numbering.sweep import in_span
 from switchboard.testing.databases import postgres_available, temporary_database
 
 RANGE_PREFIX, RANGE_START, RANGE_SIZE = "8", "00000", 100_000  # DNs 800000 … 899999 (make_engine's pool: 30)

@@ -24,18 +24,17 @@ from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
 from switchboard.numbering.pool import (
     DID_POOL,
     DN_POOL,
-    SWEEP_BATCH,
     Usable,
     forget_cursor,
     free_in_range,
     give_back,
-    in_span,
     read_range,
     take_next,
     taken_by_name,
 )
 from switchboard.numbering.schemas import is_dn
 from switchboard.numbering.spans import Mapping, Span, mapping_of
+from switchboard.numbering.sweep import SWEEP_BATCH, in_span
 
 
 class _Unset:

@@ -6,9 +6,10 @@ account; a DID: everywhere) and the number. SQLite has a single writer: nothing 
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ARRAY, String, cast, exists, func, literal, not_, select
+from sqlalchemy import ARRAY, String, bindparam, exists, func, literal, not_, select
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
@@ -42,13 +43,20 @@ def try_claim(session: Session, pool: Pool, rng: Any, numbers: list[int], want: 
     ends (re-entrant: held ones stay held). The caller reads again whether the claimed
     ones are free: one committed by another transaction as this statement ran is not."""
     span = pool.span_of(rng)
-    candidate = func.unnest(cast([span.text(n) for n in numbers], ARRAY(String))).table_valued("n").render_derived()
+    got = session.scalars(_claim_statement(pool, rng.account_id, span),
+                          {"numbers": [span.text(n) for n in numbers], "want": want})
+    return sorted(n for n in (span.number(v) for v in got) if n is not None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _claim_statement(pool: Pool, account_id: str, span: Any) -> Any:
+    candidate = func.unnest(bindparam("numbers", type_=ARRAY(String))).table_valued("n").render_derived()
     number = candidate.c.n
-    query = (select(number).select_from(candidate)
-             .where(*(not_(exists().where(*scope, column == number)) for column, scope in pool.sources(rng)))
-             .where(func.pg_try_advisory_xact_lock(claim_key(pool, rng.account_id, number)))
-             .limit(want))
-    return sorted(n for n in (span.number(v) for v in session.scalars(query)) if n is not None)
+    return (select(number).select_from(candidate)
+            .where(*(not_(exists().where(*scope, column == number))
+                     for column, scope in pool.sources_of(account_id, span)))
+            .where(func.pg_try_advisory_xact_lock(claim_key(pool, account_id, number)))
+            .limit(bindparam("want")))
 
 
 def claim(session: Session, pool: Pool, rng: Any, value: str) -> bool:

@@ -25,30 +25,29 @@ span, where the numbers it hands out are in use, and what a claim is scoped to."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import ColumnElement, case, func, literal, not_, select, union_all, update
+from sqlalchemy import bindparam, case, func, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from switchboard.core.uow import before_commit, tx_cache
 from switchboard.numbering.claims import claim_key, claims_numbers, try_claim
+from switchboard.numbering.sweep import FreeNumbers, Source, Sources, used_among
 from switchboard.mivb.models import Phone
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
 from switchboard.numbering.spans import Span
 
-# Used numbers read per query while sweeping forward from a hint.
-SWEEP_BATCH = 256
 # Numbers claimed at once: one, then twice as many each time the same transaction has
 # handed out all it claimed (an import takes many), up to this. Claiming more than it
 # takes would leave gaps behind concurrent allocators (filled later, never lost).
 MAX_CLAIM_BLOCK = 32
-# Candidates tried beyond the ones wanted, for the ones concurrent allocators are taking.
+# Candidates tried beyond the ones wanted once concurrent allocators were met.
 CLAIM_SLACK = 16
 
-Source = tuple[Any, list[ColumnElement[bool]]]
 Usable = Callable[[str], bool]
 
 
@@ -63,8 +62,13 @@ class Pool:
     sources_of: Callable[[str, Span], list[Source]]
     per_account: bool
 
-    def sources(self, rng: Any) -> list[Source]:
-        return self.sources_of(rng.account_id, self.span_of(rng))
+    def sources(self, rng: Any) -> Sources:
+        return _sources(self, rng.account_id, self.span_of(rng))
+
+
+@functools.lru_cache(maxsize=1024)
+def _sources(pool: Pool, account_id: str, span: Span) -> Sources:
+    return Sources(pool.sources_of(account_id, span), span)
 
 
 def _dn_sources(account_id: str, span: Span) -> list[Source]:
@@ -84,68 +88,33 @@ DN_POOL = Pool("dn", DnRange, Span.of_dn_range, _dn_sources, per_account=True)
 DID_POOL = Pool("did", DidRange, Span.of_did_range, _did_sources, per_account=False)
 
 
-# ---------------------------------------------------------------- reading used numbers
-
-def in_span(column, span: Span) -> list[ColumnElement[bool]]:
-    """SQL conditions selecting exactly the strings of `column` that are numbers of `span`.
-
-    The bounds let an index on the column serve the query; length, prefix and "digits
-    only" remove what sorts between the bounds without being a number of the span (under
-    any collation: the kept strings share the prefix and differ only in digits).
-    """
-    conditions: list[ColumnElement[bool]] = [
-        column >= span.first, column <= span.last, func.length(column) == span.length,
-    ]
-    rest = column
-    if span.prefix:
-        conditions.append(column.startswith(span.prefix))
-        rest = func.substr(column, len(span.prefix) + 1, type_=column.type)
-    conditions += [not_(rest.contains("*")), not_(rest.contains("#"))]
-    return conditions
-
-
-def free_numbers(session: Session, span: Span, sources: list[Source], from_n: int) -> Iterator[int]:
-    """Free numbers of the span from from_n upwards, lowest first.
-
-    Reads the used numbers ≥ the cursor of each source in index order, SWEEP_BATCH at a
-    time, merged; a full batch only tells about numbers up to its last one, so the walk
-    stops there and reads the next batches. Never reads a number below from_n.
-    """
-    n = max(from_n, span.lo)
-    while n <= span.hi:
-        known_to = span.hi
-        taken: set[int] = set()
-        for column, scope in sources:
-            rows = session.scalars(
-                select(column).where(*scope, *in_span(column, span), column >= span.text(n))
-                .order_by(column).limit(SWEEP_BATCH)
-            ).all()
-            numbers = [m for m in (span.number(v) for v in rows) if m is not None]
-            taken.update(numbers)
-            if len(rows) == SWEEP_BATCH and numbers:
-                known_to = min(known_to, max(numbers))
-        while n <= known_to:
-            if n not in taken:
-                yield n
-            n += 1
-
-
-def count_used(session: Session, span: Span, sources: list[Source]) -> int:
-    total = 0
-    for column, scope in sources:
-        total += session.scalar(select(func.count()).select_from(column.class_).where(
-            *scope, *in_span(column, span))) or 0
-    return total
-
-
-def _used_among(session: Session, span: Span, sources: list[Source], numbers: list[int]) -> set[int]:
-    """Which of `numbers` are in use now (one statement, read after they were claimed)."""
-    texts = [span.text(n) for n in numbers]
-    query = union_all(*(select(column.label("number")).where(*scope, column.in_(texts)) for column, scope in sources))
-    return {m for m in (span.number(v) for v in session.scalars(query)) if m is not None}
-
-
 # ---------------------------------------------------------------- ranges and hints
+
+@functools.cache
+def _read_statement(pool: Pool, claiming: bool, claim_hint: bool) -> Any:
+    model, held = pool.model, literal(False)
+    query = select(model).where(model.id == bindparam("range_id")).execution_options(populate_existing=True)
+    if claiming:
+        if claim_hint:
+            held = func.pg_try_advisory_xact_lock(claim_key(pool, model.account_id, model.next_hint))
+        query = query.with_for_update(read=True, key_share=True)
+    return query.add_columns(held)
+
+
+@functools.cache
+def _move_statement(pool: Pool, claiming: bool) -> Any:
+    """next_hint := :to, if nobody gave a number back since :read_given_back was read, the
+    hint is below :to (same length: the texts sort like the numbers), and nobody else is
+    moving it right now (skipped, not waited for)."""
+    model, to = pool.model, bindparam("to")
+    hint = model.next_hint.collate("C") if claiming else model.next_hint
+    free_to_move = (select(model.id).where(model.id == bindparam("range_id"),
+                                           model.given_back == bindparam("read_given_back"),
+                                           func.length(model.next_hint) == func.length(to), hint < to)
+                    .with_for_update(key_share=True, skip_locked=True).scalar_subquery())
+    return (update(model).where(model.id == free_to_move).values(next_hint=to)
+            .execution_options(synchronize_session=False))
+
 
 def read_range(session: Session, pool: Pool, range_id: str, *, claim_hint: bool = False) -> Any | None:
     """The range row read afresh, once per transaction (what it read of the hint is what
@@ -156,20 +125,14 @@ def read_range(session: Session, pool: Pool, range_id: str, *, claim_hint: bool 
     cache = tx_cache(session)
     if ("range", range_id) in cache:
         return cache[("range", range_id)]
-    model, held = pool.model, literal(False)
-    query = select(model).where(model.id == range_id).execution_options(populate_existing=True)
-    if claims_numbers(session):
-        if claim_hint:
-            held = func.pg_try_advisory_xact_lock(claim_key(pool, model.account_id, model.next_hint))
-        query = query.with_for_update(read=True, key_share=True)
-    row = session.execute(query.add_columns(held)).first()
+    row = session.execute(_read_statement(pool, claims_numbers(session), claim_hint), {"range_id": range_id}).first()
     if row is None:
         return None
     rng, hint_held = row
     cache[("range", range_id)] = rng
     cache[("read", range_id)] = (rng.next_hint, rng.given_back)
-    if hint_held:
-        cache[("held_early", range_id)] = pool.span_of(rng).number(rng.next_hint)
+    if claim_hint:  # (number, claimed): not claimed, another transaction holds it
+        cache[("early", range_id)] = (pool.span_of(rng).number(rng.next_hint), bool(hint_held))
     return rng
 
 
@@ -182,7 +145,7 @@ def free_in_range(session: Session, pool: Pool, rng: Any, usable: Usable | None 
     """The free (and usable) numbers of a range from its hint, lowest first, without
     claiming anything (what a "pick a number" list offers)."""
     span = pool.span_of(rng)
-    for n in free_numbers(session, span, pool.sources(rng), hint_number(span, rng)):
+    for n in FreeNumbers(session, span, pool.sources(rng), hint_number(span, rng)):
         text = span.text(n)
         if usable is None or usable(text):
             yield text
@@ -195,8 +158,7 @@ class _Cursor:
     numbers another transaction was taking, numbers it claimed and has not handed out."""
 
     span: Span
-    free: Iterator[int]
-    reached: int
+    free: FreeNumbers
     skipped: list[int] = field(default_factory=list)
     busy: list[int] = field(default_factory=list)
     claimed: list[int] = field(default_factory=list)
@@ -210,16 +172,14 @@ class _Cursor:
             n = self.untried.pop(0)
             if n not in self.taken:
                 return n
-        for n in self.free:
-            self.reached = n + 1
-            if n not in self.taken:
-                return n
-        self.reached = self.span.hi + 1
-        return None
+        return next((n for n in self.free if n not in self.taken), None)
 
     def hint(self) -> int:
-        """The lowest number the sweep cannot say is taken."""
-        return min([self.reached, *self.skipped, *self.busy, *self.claimed, *self.untried])
+        """The lowest number the sweep cannot say is taken (the next free one when what
+        it read tells it: the next allocation starts on a free number)."""
+        ahead = self.free.peek_known()
+        return min([self.free.position if ahead is None else ahead,
+                    *self.skipped, *self.busy, *self.claimed, *self.untried])
 
 
 def _cursor(session: Session, pool: Pool, rng: Any) -> _Cursor:
@@ -228,7 +188,7 @@ def _cursor(session: Session, pool: Pool, rng: Any) -> _Cursor:
     if key not in cache:
         span = pool.span_of(rng)
         start = hint_number(span, rng)
-        cache[key] = _Cursor(span, free_numbers(session, span, pool.sources(rng), start), start)
+        cache[key] = _Cursor(span, FreeNumbers(session, span, pool.sources(rng), start))
         _move_hint_at_commit(session, pool, rng)
     return cache[key]
 
@@ -238,13 +198,20 @@ def _next_candidate(session: Session, pool: Pool, rng: Any, cursor: _Cursor) -> 
     a block at a time, and found still free after the claim."""
     if not claims_numbers(session):
         return cursor.pull()
-    early = tx_cache(session).get(("held_early", rng.id))
+    cache = tx_cache(session)
+    early, early_held = cache.get(("early", rng.id), (None, False))
     retried = False
     while not cursor.claimed:
-        # The candidates: what this transaction wants, and as many again (at least
-        # CLAIM_SLACK) for the ones concurrent allocators are taking.
-        size = cursor.want + max(cursor.want, CLAIM_SLACK)
+        # The candidates: what this transaction wants and, once it met numbers others
+        # were taking, CLAIM_SLACK more (reading ahead costs sweeps in a full range).
+        size = cursor.want + (CLAIM_SLACK if cursor.busy or (early is not None and not early_held) else 0)
         block = [n for n in (cursor.pull() for _ in range(size)) if n is not None]
+        if not early_held and early in block:  # free, and another transaction held it: no need to ask
+            block.remove(early)
+            cursor.busy.append(early)
+            early, early_held = cache[("early", rng.id)] = None, False  # (once)
+            if not block:
+                continue
         if not block:
             if retried or not cursor.busy:
                 return None
@@ -252,15 +219,16 @@ def _next_candidate(session: Session, pool: Pool, rng: Any, cursor: _Cursor) -> 
             # (their transaction rolled back).
             cursor.untried, cursor.busy, retried = sorted(cursor.busy), [], True
             continue
-        if block[0] == early:  # claimed before the sweep read it free: free it is
+        if early_held and block[0] == early:  # claimed before the sweep read it free: free it is
             cursor.untried = block[1:] + cursor.untried
             cursor.claimed = [block[0]]
+            cache[("early", rng.id)] = None, False
             break
         got = try_claim(session, pool, rng, block, cursor.want)
         last = got[-1] if len(got) == cursor.want else block[-1]
         cursor.busy += [n for n in block if n <= last and n not in got]  # (or taken since the sweep)
         cursor.untried = [n for n in block if n > last] + cursor.untried
-        used = _used_among(session, cursor.span, pool.sources(rng), got) if got else set()
+        used = used_among(session, cursor.span, pool.sources(rng), got) if got else set()
         cursor.claimed = [n for n in got if n not in used]
     if len(cursor.claimed) == 1:  # all it claimed is handed out: a transaction that
         cursor.want = min(cursor.want * 2, MAX_CLAIM_BLOCK)  # takes many will want more
@@ -335,13 +303,8 @@ def _move_hint_at_commit(session: Session, pool: Pool, rng: Any) -> None:
         read, new = span.number(read_hint), span.number(rng.next_hint)
         if new is None or (read is not None and new <= read):
             return
-        hint = model.next_hint.collate("C") if claims_numbers(s) else model.next_hint
-        free_to_move = (select(model.id).where(model.id == range_id, model.given_back == read_given_back,
-                                               func.length(model.next_hint) == len(rng.next_hint),
-                                               hint < rng.next_hint)
-                        .with_for_update(key_share=True, skip_locked=True).scalar_subquery())
-        s.execute(update(model).where(model.id == free_to_move).values(next_hint=rng.next_hint)
-                  .execution_options(synchronize_session=False))
+        s.execute(_move_statement(pool, claims_numbers(s)),
+                  {"range_id": range_id, "read_given_back": read_given_back, "to": rng.next_hint})
 
     tx_cache(session)[("mover", range_id)] = move
     before_commit(session, f"hint:{range_id}", move)

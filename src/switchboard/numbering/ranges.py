@@ -21,7 +21,8 @@ from switchboard.core.validation import numbers_in, validate
 from switchboard.mivb.models import Phone
 from switchboard.numbering import allocation
 from switchboard.numbering.models import DidRange, DnRange
-from switchboard.numbering.pool import DID_POOL, DN_POOL, Pool, count_used, in_span
+from switchboard.numbering.pool import DID_POOL, DN_POOL, Pool
+from switchboard.numbering.sweep import count_used, in_span
 from switchboard.numbering.schemas import DidRangeCreate, DnRangeCreate
 from switchboard.numbering.spans import Mapping, Span, check_did_range, check_dn_range, dn_ranges_overlap, mapping_of
 

@@ -10,7 +10,7 @@ from switchboard.numbering.allocation import (  # noqa: F401
     release_did,
     release_dn,
 )
-from switchboard.numbering.pool import SWEEP_BATCH  # noqa: F401
+from switchboard.numbering.sweep import SWEEP_BATCH  # noqa: F401
 from switchboard.numbering.ranges import (  # noqa: F401
     MAX_AVAILABLE,
     RangeInfo,
