@@ -18,6 +18,10 @@ DNs; the allocations themselves (hint + forward sweep) stay flat.
 allocation a unit of work (allocate, insert the phone, commit); it counts the DNs handed
 out twice (the unique constraint would refuse the second phone: a refusal is counted as
 a failure, never retried).
+
+`beside_a_long_unit()` (PostgreSQL) times single allocations, each a unit of work as an
+admin adding a phone makes it, while another transaction allocates 100 DNs from the same
+range over 2 s before it commits, as an import does between two checkpoints.
 """
 
 from __future__ import annotations
@@ -230,14 +234,80 @@ def concurrent(backend: str, allocators: int = 16, each: int = 50, size: int = R
         return Concurrent(len(handed_out), seconds, duplicates, failures)
 
 
+@dataclass
+class Beside:
+    latencies_ms: list[float]
+    long_units: int
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+LONG_UNIT_ALLOCATIONS = 100
+LONG_UNIT_SECONDS = 2.0
+
+
+def beside_a_long_unit(backend: str, size: int = RANGE_SIZE, singles: int = 40) -> Beside:
+    """Single allocations (allocate, insert the phone, commit: an admin adding a phone)
+    timed while another transaction allocates LONG_UNIT_ALLOCATIONS DNs from the same range
+    over LONG_UNIT_SECONDS before it commits (an import between two checkpoints)."""
+    with _bench_database(backend) as engine:
+        with Session(engine, expire_on_commit=False) as session:
+            account_id, user_id, range_id = _setup(session, size)
+        done = threading.Event()
+        long_units = 0
+
+        def importer() -> None:
+            nonlocal long_units
+            with Session(engine, expire_on_commit=False) as session:
+                while not done.is_set():
+                    for _ in range(LONG_UNIT_ALLOCATIONS):
+                        dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
+                        session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn,
+                                          dn_range_id=rid))
+                        session.flush()
+                        time.sleep(LONG_UNIT_SECONDS / LONG_UNIT_ALLOCATIONS)  # the row's other work
+                    session.commit()
+                    long_units += 1
+
+        thread = threading.Thread(target=importer, name="importer")
+        thread.start()
+        latencies = []
+        try:
+            time.sleep(0.2)
+            with Session(engine, expire_on_commit=False) as session:
+                for _ in range(singles):
+                    started = time.perf_counter()
+                    dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
+                    session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn,
+                                      dn_range_id=rid))
+                    session.commit()
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    time.sleep(0.05)
+        finally:
+            done.set()
+            thread.join()
+        return Beside(latencies, long_units)
+
+
 def figures(backend: str, sizes: Sizes) -> list[Figure]:
-    """Figure 6 on one engine: concurrent allocations per second, duplicates, and the cost
-    of an allocation in a 99 %-full range against an empty one."""
+    """Figure 6 on one engine: concurrent allocations per second, duplicates, the cost of
+    an allocation in a 99 %-full range against an empty one, and (PostgreSQL) how long one
+    allocation takes beside an import's unit of work in the same range."""
     together = concurrent(backend, sizes.allocators, sizes.alloc_each, sizes.alloc_range)
+    # SQLite has one writer: an import holds it from one checkpoint to the next, by design
+    beside = (beside_a_long_unit(backend, sizes.alloc_range, singles=max(5, sizes.alloc_each * 4 // 5))
+              if backend == "postgresql" else None)
     rows = run(backend, sizes.alloc_samples, size=sizes.alloc_range)
     empty, full = rows[0], rows[-1]
     common = {"engine": backend, "mode": sizes.mode}
-    return [
+    beside_figure = [] if beside is None else [
+        Figure("6. allocate beside an import, p95", value=round(beside.percentile(0.95), 1), unit="ms",
+               size=f"{len(beside.latencies_ms)} single allocations",
+               note=(f"p50 {beside.percentile(0.5):.1f} ms, beside units of {LONG_UNIT_ALLOCATIONS} allocations "
+                     f"over {LONG_UNIT_SECONDS:.0f} s"), **common)]
+    return beside_figure + [
         Figure("6. allocations, 16 concurrent", value=round(together.per_second, 1), unit="allocations/s",
                target=300, size=sizes.describe("allocation"), note=f"{together.failures} refused", **common),
         Figure("6. allocations handed out twice", value=together.duplicates, unit="DNs", target=0, better="lower",
