@@ -204,6 +204,9 @@ def worker(
     job_lease: int = typer.Option(1800, min=1, max=86400,
                                   help="Seconds a bulk job (import, adoption) stays ours before another worker may "
                                        "take it over."),
+    job_checkpoint_lease: int = typer.Option(120, min=1, max=86400,
+                                             help="The same for an import that commits every 100 rows (renewed at "
+                                                  "each commit)."),
 ) -> None:
     """Run sync workers (push queued changes to the PBXs, retry with backoff) and a runner
     of bulk jobs (imports, adoptions)."""
@@ -223,7 +226,7 @@ def worker(
         return Worker(factory, runtime, lease_seconds=lease, retry=retry, threads=threads, batch_size=batch,
                       per_pbx=per_pbx or settings.sync_max_in_flight_per_pbx)
 
-    jobs = JobRunner(factory, runtime, lease_seconds=job_lease)
+    jobs = JobRunner(factory, runtime, lease_seconds=job_lease, checkpoint_lease_seconds=job_checkpoint_lease)
     if once:
         bulk = 0
         while jobs.run_once():

@@ -6,9 +6,12 @@ row is applied twice and the result lists every row once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
+from switchboard.core.db import utcnow
 from switchboard.imports.applier import Importer
 from switchboard.jobs import runner as job_runner
 from switchboard.jobs.models import Job
@@ -138,3 +141,20 @@ def test_the_emails_found_free_stay_known_across_checkpoints(
     assert client.get(f"/api/v1/jobs/{job_id}", headers=m.admin).json()["result"]["created"] == ROWS - 1
     by_email = [s for s in statements if "FROM users WHERE users.email_key" in " ".join(s.split())]
     assert len(by_email) == 1, by_email  # the file's users, read at once
+
+
+@pytest.mark.parametrize("on_error, lease", [("partial", job_runner.CHECKPOINT_LEASE_SECONDS), ("all_or_nothing", 1800)])
+def test_a_job_that_commits_as_it_goes_is_left_to_another_worker_soon_after_its_worker_dies(
+        client, app, session_factory, mivb_account, monkeypatch, two_rows_a_checkpoint, on_error, lease):
+    """Its lease is renewed at each checkpoint, so it can be short: another worker resumes
+    it minutes after a crash, not when a half-hour lease runs out. A job that commits only
+    at its end cannot renew its lease and keeps the long one."""
+    m = mivb_account
+    job_id = _submit(client, m, _file(m.account_id[:8]), on_error=on_error)
+    _dies_at_row(monkeypatch, 6)
+    started = utcnow()
+    with pytest.raises(Died):
+        JobRunner(session_factory, app.state.runtime, worker_id="dead").run_once()
+    with session_factory() as session:
+        left = session.get(Job, job_id).lease_until - started
+    assert timedelta(seconds=lease - 60) < left <= timedelta(seconds=lease + 60), left

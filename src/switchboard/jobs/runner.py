@@ -47,6 +47,9 @@ class RowResult:
 Progress = Callable[[int], None]
 ResultCsv = Callable[[ServiceContext, Job], str]
 CHECKPOINT_ROWS = 100
+# The lease of a job that commits as it goes: renewed at each checkpoint (100 rows take a
+# few seconds), so after its worker dies another one resumes it within this.
+CHECKPOINT_LEASE_SECONDS = 120
 
 
 class LeaseLost(Exception):
@@ -79,7 +82,7 @@ class Checkpoint:
         if not self.runner._still_ours(session, self.job_id):
             raise LeaseLost(self.job_id)
         job = self.rows(session, results)
-        job.lease_until = utcnow() + self.runner.lease
+        job.lease_until = utcnow() + self.runner.lease_for(job)
         session.commit()
         # What it locked is not locked any more; the catalogue and the e-mails the file's
         # users were found free (a unique constraint still guards them) stay known.
@@ -121,11 +124,18 @@ def commits_as_it_goes(job: Job) -> bool:
 
 class JobRunner:
     def __init__(self, session_factory: sessionmaker, runtime: Runtime, *, worker_id: str | None = None,
-                 lease_seconds: int = 1800) -> None:
+                 lease_seconds: int = 1800, checkpoint_lease_seconds: int = CHECKPOINT_LEASE_SECONDS) -> None:
         self.session_factory = session_factory
         self.runtime = runtime
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:jobs:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=lease_seconds)
+        self.checkpoint_lease = timedelta(seconds=min(lease_seconds, checkpoint_lease_seconds))
+
+    def lease_for(self, job: Job) -> timedelta:
+        """How long the job stays ours without news: a job that commits as it goes renews
+        its lease at each checkpoint, so a short one lets another worker resume it soon
+        after this one dies; any other job commits only at its end."""
+        return self.checkpoint_lease if commits_as_it_goes(job) else self.lease
 
     def claim(self, job_id: str | None = None) -> str | None:
         """The oldest job that is queued or whose lease ran out (or that one job), now ours."""
@@ -137,7 +147,7 @@ class JobRunner:
             job = session.scalar(query.order_by(Job.created_at, Job.id).limit(1).with_for_update(skip_locked=True))
             if job is None:
                 return None
-            job.state, job.claimed_by, job.lease_until = "running", self.worker_id, now + self.lease
+            job.state, job.claimed_by, job.lease_until = "running", self.worker_id, now + self.lease_for(job)
             job.attempts += 1
             job.started_at = job.started_at or now
             if not commits_as_it_goes(job):
