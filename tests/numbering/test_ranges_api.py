@@ -178,17 +178,28 @@ def test_a_dn_range_in_use_cannot_be_deleted_and_if_match_is_honoured(client, se
 
 
 def test_allocation_does_not_change_the_etag(client, session, tenant_a, login):
+    """Handing numbers out and taking them back is not a change of the range as the admin
+    defined it: neither its ETag nor its time of change move."""
     from switchboard.numbering import service as numbering
 
     rng = dn_range(session, tenant_a.account, "2000", "2099")
+    session.commit()
     headers = login(tenant_a.partner_admin.email)
     url = f"{DN.format(tenant_a.account.id)}/{rng.id}"
-    etag = client.get(url, headers=headers).headers["etag"]
+    before = client.get(url, headers=headers)
     dn, _ = numbering.allocate_dn(session, tenant_a.account.id)
-    add_phone(session, tenant_a.account, dn, dn_range_id=rng.id)
+    phone = add_phone(session, tenant_a.account, dn, dn_range_id=rng.id)
     session.commit()
     after = client.get(url, headers=headers)
-    assert after.headers["etag"] == etag and after.json()["used"] == 1
+    assert after.headers["etag"] == before.headers["etag"] and after.json()["used"] == 1
+    assert after.json()["updated_at"] == before.json()["updated_at"]
+    numbering.release_dn(session, rng.id, phone.dn)
+    session.delete(phone)
+    session.commit()
+    given_back = client.get(url, headers=headers)
+    assert given_back.json()["used"] == 0
+    assert (given_back.headers["etag"], given_back.json()["updated_at"]) == (before.headers["etag"],
+                                                                              before.json()["updated_at"])
 
 
 # ---------------------------------------------------------------- DID ranges

@@ -103,16 +103,17 @@ def _read_statement(pool: Pool, claiming: bool, claim_hint: bool) -> Any:
 
 @functools.cache
 def _move_statement(pool: Pool, claiming: bool) -> Any:
-    """next_hint := :to, if nobody gave a number back since :read_given_back was read, the
+    """next_hint := :to if nobody gave a number back since :read_given_back was read, the
     hint is below :to (same length: the texts sort like the numbers), and nobody else is
-    moving it right now (skipped, not waited for)."""
+    moving it right now (skipped, not waited for). The range's time of change stays: the
+    hint is bookkeeping, not a change of the range as the admin defined it."""
     model, to = pool.model, bindparam("to")
     hint = model.next_hint.collate("C") if claiming else model.next_hint
     free_to_move = (select(model.id).where(model.id == bindparam("range_id"),
                                            model.given_back == bindparam("read_given_back"),
                                            func.length(model.next_hint) == func.length(to), hint < to)
                     .with_for_update(key_share=True, skip_locked=True).scalar_subquery())
-    return (update(model).where(model.id == free_to_move).values(next_hint=to)
+    return (update(model).where(model.id == free_to_move).values(next_hint=to, updated_at=model.updated_at)
             .execution_options(synchronize_session=False))
 
 
@@ -357,7 +358,8 @@ def give_back(session: Session, pool: Pool, range_id: str | None, value: str | N
         # Same length, same prefix: the texts sort like the numbers, byte by byte.
         hint = model.next_hint.collate("C") if claims_numbers(s) else model.next_hint
         s.execute(update(model).where(model.id == range_id).values(
-            given_back=model.given_back + 1, next_hint=case((hint > lowest_text, lowest_text), else_=model.next_hint))
+            given_back=model.given_back + 1, next_hint=case((hint > lowest_text, lowest_text), else_=model.next_hint),
+            updated_at=model.updated_at)
             .execution_options(synchronize_session=False))
 
     before_commit(session, f"give_back:{range_id}", write)
