@@ -18,7 +18,7 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, delete, event, select, text
 from sqlalchemy.orm import Session
 
 from switchboard.core.errors import Conflict
@@ -26,7 +26,7 @@ from switchboard.migrations import upgrade
 from switchboard.mivb.models import MivbService, Phone
 from switchboard.mivb.store import release_numbers
 from switchboard.numbering import service as numbering
-from switchboard.numbering.models import DnRange
+from switchboard.numbering.models import DnRange, PbxReservedDn
 from switchboard.numbering import pool
 from switchboard.numbering.pool import hint_number
 from switchboard.numbering.spans import Span
@@ -175,6 +175,49 @@ def test_a_number_written_after_its_claim_without_one_is_not_handed_out(pg_engin
         _phone(allocator, account_id, user_id, dn, range_id)
         allocator.commit()
     assert dn == "202"  # 201 was written as it claimed it
+
+
+def test_a_dn_that_moves_from_the_pbx_to_a_phone_during_the_sweep_is_never_free(pg_engine):
+    """An adoption makes the PBX's own DN 200 a phone (the reserved row goes, the phone
+    comes, in one commit) while an allocator sweeps: the sweep reads phones and the PBX's
+    DNs in one statement, one snapshot, so 200 is never seen free."""
+    account_id, range_id, user_id = _world(pg_engine)
+    with Session(pg_engine) as setup:
+        setup.add(PbxReservedDn(account_id=account_id, dn="200", length=3))
+        setup.commit()
+    allocator = Session(pg_engine)
+    connection = allocator.connection()
+    adopted = []
+
+    def adopt_after_reading_phones(conn, _cursor, statement, _parameters, _context, _many):
+        if conn is connection and not adopted and "ORDER BY mivb_phones.dn" in statement:
+            adopted.append(True)
+            with Session(pg_engine) as adoption:
+                _phone(adoption, account_id, user_id, "200", range_id)
+                adoption.execute(delete(PbxReservedDn).where(PbxReservedDn.account_id == account_id))
+                adoption.commit()
+
+    event.listen(pg_engine, "after_cursor_execute", adopt_after_reading_phones)
+    try:
+        dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
+    finally:
+        event.remove(pg_engine, "after_cursor_execute", adopt_after_reading_phones)
+        allocator.close()
+    assert adopted and dn == "201"
+
+
+def test_a_number_an_import_claimed_ahead_is_refused_by_name_only_for_the_moment(pg_engine):
+    account_id, range_id, user_id = _world(pg_engine)
+    with Session(pg_engine) as importer, Session(pg_engine) as admin:
+        for _ in range(2):  # an import's first rows: it now claims two numbers at a time
+            dn, _ = numbering.allocate_dn(importer, account_id, range_id=range_id)
+            _phone(importer, account_id, user_id, dn, range_id)
+        with pytest.raises(Conflict) as caught:
+            numbering.allocate_dn(admin, account_id, wanted="202")
+        assert caught.value.code == "dn_taken" and "right now" in caught.value.errors[0].render()
+        admin.rollback()
+        importer.commit()  # without using 202
+        assert numbering.allocate_dn(admin, account_id, wanted="202")[0] == "202"
 
 
 # The advisory locks other backends hold on a number's claim key (numbering.pool).

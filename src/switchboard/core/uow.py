@@ -91,15 +91,17 @@ def _clear_after_rollback(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _clear_after_savepoint_rollback(session: Session, rolled_back) -> None:
     session.info.pop(_TX_CACHE, None)
-    pending = session.info.get(_AT_COMMIT)
-    if pending:  # the rows written in what rolled back (the savepoint, or everything) go with it
-        session.info[_AT_COMMIT] = [p for p in pending if not _within(p[0], rolled_back)]
+    for key in (_AT_COMMIT, _KEPT):
+        pending = session.info.get(key)
+        if pending:  # what was written in what rolled back (the savepoint, or everything) goes with it
+            session.info[key] = [p for p in pending if not _within(p[0], rolled_back)]
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_rows_at_the_end(session: Session, transaction) -> None:
     if transaction.parent is None:  # committed (inserted before), rolled back or closed
         session.info.pop(_AT_COMMIT, None)
+        session.info.pop(_KEPT, None)
 
 
 @event.listens_for(Session, "before_commit")
@@ -115,9 +117,32 @@ def _run_before_commit(session: Session) -> None:
             by_table.setdefault(table, []).append(values)
         for table, rows in by_table.items():
             session.execute(table.insert(), rows)
+    for writer in _LAST_WRITERS:
+        writer(session)
 
 
 _AT_COMMIT = "switchboard_insert_at_commit"
+_KEPT = "switchboard_kept_until_commit"
+_LAST_WRITERS: list = []
+
+
+def keep_until_commit(session: Session, group: str, value) -> None:
+    """A fact the commit must act on (a number given back): unlike what tx_cache holds, it
+    survives the rollback of a later savepoint, and goes only with a savepoint it was
+    kept in, or with the transaction."""
+    where = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_KEPT, []).append((where, group, value))
+
+
+def kept_until_commit(session: Session, group: str) -> list:
+    return [value for _, kept_group, value in session.info.get(_KEPT, []) if kept_group == group]
+
+
+def last_at_commit(writer):
+    """Registers writer(session), run at every commit after everything else the commit
+    writes: what takes locks other transactions wait for holds them the shortest time."""
+    _LAST_WRITERS.append(writer)
+    return writer
 
 
 def insert_at_commit(session: Session, table, values: dict) -> None:

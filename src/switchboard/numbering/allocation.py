@@ -170,8 +170,12 @@ def allocate_dn(session: Session, account_id: str, *, wanted: str | None = None,
         rng = read_range(session, DN_POOL, home.id) if home is not None else None
         if rng is None:
             raise invalid("dn", "dn_out_of_range", "DN %(dn)s is not in a DN range of this account.", dn=wanted)
-        if not claim(session, DN_POOL, rng, wanted) or dn_taken(session, account_id, wanted):
+        claimed = claim(session, DN_POOL, rng, wanted)
+        if dn_taken(session, account_id, wanted):
             raise Conflict("dn_taken", "DN %(dn)s is already in use.", field="dn", dn=wanted)
+        if not claimed:  # free, but another unit of work (an import) may be handing it out
+            raise Conflict("dn_taken", "DN %(dn)s is being given to another phone right now: choose another one, "
+                           "or try again in a moment.", field="dn", dn=wanted)
         taken_by_name(session, DN_POOL, rng, wanted)
         return wanted, rng.id
 
@@ -239,8 +243,11 @@ def _wanted_did(session: Session, ranges: Sequence[DidRange], dn: str, wanted: s
         raise invalid("did", "did_out_of_range", "DID %(did)s is not in a DID range of this account.", did=wanted)
     claimed = claim(session, DID_POOL, rng, wanted)
     tx_cache(session).get("dids", {}).pop(wanted, None)  # read again, after the claim
-    if not claimed or did_taken(session, wanted):
+    if did_taken(session, wanted):
         raise Conflict("did_taken", "DID %(did)s is already in use.", field="did", did=wanted)
+    if not claimed:
+        raise Conflict("did_taken", "DID %(did)s is being given to another phone right now: choose another one, "
+                       "or try again in a moment.", field="did", did=wanted)
     taken_by_name(session, DID_POOL, rng, wanted)
     return wanted, home.id
 

@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, case, func, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from switchboard.core.uow import before_commit, tx_cache
+from switchboard.core.uow import keep_until_commit, kept_until_commit, last_at_commit, tx_cache
 from switchboard.numbering.claims import claim_key, claims_numbers, try_claim
 from switchboard.numbering.sweep import FreeNumbers, Source, Sources, used_among
 from switchboard.mivb.models import Phone
@@ -43,8 +43,9 @@ from switchboard.numbering.spans import Span
 
 # Numbers claimed at once: one, then twice as many each time the same transaction has
 # handed out all it claimed (an import takes many), up to this. Claiming more than it
-# takes would leave gaps behind concurrent allocators (filled later, never lost).
-MAX_CLAIM_BLOCK = 32
+# takes would leave gaps behind concurrent allocators (filled later, never lost), and a
+# number claimed ahead is refused to whoever asks for it by name until the claim ends.
+MAX_CLAIM_BLOCK = 8
 # Candidates tried beyond the ones wanted once concurrent allocators were met.
 CLAIM_SLACK = 16
 
@@ -284,23 +285,17 @@ def _take(session: Session, pool: Pool, rng: Any, cursor: _Cursor, usable: Usabl
 
 
 def _move_hint_at_commit(session: Session, pool: Pool, rng: Any) -> None:
-    """When the transaction commits, the hint moves up to where this transaction's view
-    of it got (its sweeps, lowered by what it gave back), provided nobody gave a number
-    back since it was read, the hint is below that, and nobody is moving it right now
-    (skipped, not waited for). Otherwise the hint lags, which is safe: the next sweep
-    walks over the taken numbers. (Every number below the view was taken when swept and
-    only a give-back frees one; one that commits later waits for this update and lowers
-    the hint again.)"""
-    model, range_id = pool.model, rng.id
-    span = pool.span_of(rng)
-    # (the texts of one range have one length and one prefix: they sort like the numbers)
+    """When the transaction commits (`_write_ranges`), the hint moves up to where this
+    transaction's view of it got (its sweeps, lowered by what it gave back), provided
+    nobody gave a number back since it was read, the hint is below that, and nobody is
+    moving it right now (skipped, not waited for). Otherwise the hint lags, which is safe:
+    the next sweep walks over the taken numbers. (Every number below the view was taken
+    when swept and only a give-back frees one; one that commits later waits for this
+    update and lowers the hint again.)"""
+    range_id, span = rng.id, pool.span_of(rng)
 
     def move(s: Session) -> None:
-        cache = tx_cache(s)
-        if cache.get(("moved", range_id)):
-            return
-        cache[("moved", range_id)] = True
-        read_hint, read_given_back = cache[("read", range_id)]
+        read_hint, read_given_back = tx_cache(s)[("read", range_id)]
         read, new = span.number(read_hint), span.number(rng.next_hint)
         if new is None or (read is not None and new <= read):
             return
@@ -308,7 +303,6 @@ def _move_hint_at_commit(session: Session, pool: Pool, rng: Any) -> None:
                   {"range_id": range_id, "read_given_back": read_given_back, "to": rng.next_hint})
 
     tx_cache(session)[("mover", range_id)] = move
-    before_commit(session, f"hint:{range_id}", move)
 
 
 def forget_cursor(session: Session, range_id: str) -> None:
@@ -324,8 +318,9 @@ def taken_by_name(session: Session, pool: Pool, rng: Any, value: str) -> None:
     cursor = tx_cache(session).get(("cursor", rng.id))
     if n is not None and cursor is not None:
         cursor.taken.add(n)
-        if n in cursor.claimed:
-            cursor.claimed.remove(n)
+        for kept in (cursor.claimed, cursor.skipped):
+            if n in kept:
+                kept.remove(n)
 
 
 def give_back(session: Session, pool: Pool, range_id: str | None, value: str | None) -> None:
@@ -333,7 +328,8 @@ def give_back(session: Session, pool: Pool, range_id: str | None, value: str | N
     DN). What this transaction reads of the hint follows at once; when it commits, one
     atomic update counts the give-back and lowers the hint to the lowest number given back
     if that is below the hint as committed then: an allocator that moved the hint
-    meanwhile is corrected, and one that read the hint before cannot move it any more."""
+    meanwhile is corrected, and one that read the hint before cannot move it any more.
+    Kept until the commit even if a later savepoint rolls back (an import's next row)."""
     if range_id is None or value is None:
         return
     rng = read_range(session, pool, range_id)
@@ -344,22 +340,40 @@ def give_back(session: Session, pool: Pool, range_id: str | None, value: str | N
     forget_cursor(session, range_id)
     if n is None:
         return
-    cache = tx_cache(session)
     if n < hint_number(span, rng):
         set_committed_value(rng, "next_hint", value)
-    lowest = min(n, cache.get(("lowest_given_back", range_id), n))
-    cache[("lowest_given_back", range_id)] = lowest
-    model, lowest_text = pool.model, span.text(lowest)
+    keep_until_commit(session, "numbering:give_back", (pool, range_id, n, value))
 
-    def write(s: Session) -> None:
-        mover = tx_cache(s).get(("mover", range_id))
-        if mover is not None:  # before the give-back is counted (it would stop the move)
-            mover(s)
-        # Same length, same prefix: the texts sort like the numbers, byte by byte.
-        hint = model.next_hint.collate("C") if claims_numbers(s) else model.next_hint
-        s.execute(update(model).where(model.id == range_id).values(
-            given_back=model.given_back + 1, next_hint=case((hint > lowest_text, lowest_text), else_=model.next_hint),
-            updated_at=model.updated_at)
+
+@functools.cache
+def _give_back_statement(pool: Pool, claiming: bool) -> Any:
+    model, lowest = pool.model, bindparam("lowest")
+    # Same length, same prefix: the texts sort like the numbers, byte by byte.
+    hint = model.next_hint.collate("C") if claiming else model.next_hint
+    return (update(model).where(model.id == bindparam("range_id"))
+            .values(given_back=model.given_back + 1, next_hint=case((hint > lowest, lowest), else_=model.next_hint),
+                    updated_at=model.updated_at)
             .execution_options(synchronize_session=False))
 
-    before_commit(session, f"give_back:{range_id}", write)
+
+@last_at_commit
+def _write_ranges(session: Session) -> None:
+    """The ranges' writes of a committing transaction, last (their row locks are held the
+    shortest time) and in one order for every transaction (two that wait for each other's
+    range rows cannot deadlock): the give-backs by range, each after its own range's
+    hint move (the count it bumps would stop the move), then the other hint moves, which
+    never wait."""
+    lowest: dict[tuple[str, str], tuple[Pool, int, str]] = {}
+    for pool, range_id, n, value in kept_until_commit(session, "numbering:give_back"):
+        key = (pool.model.__tablename__, range_id)
+        if key not in lowest or n < lowest[key][1]:
+            lowest[key] = (pool, n, value)
+    cache = tx_cache(session)
+    movers = {key[1]: move for key, move in cache.items() if isinstance(key, tuple) and key[0] == "mover"}
+    claiming = bool(lowest) and claims_numbers(session)
+    for (_, range_id), (pool, _, value) in sorted(lowest.items()):
+        if range_id in movers:
+            movers.pop(range_id)(session)
+        session.execute(_give_back_statement(pool, claiming), {"range_id": range_id, "lowest": value})
+    for range_id in sorted(movers):
+        movers[range_id](session)

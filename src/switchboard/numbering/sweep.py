@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, not_, select, union_all
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, not_, select, union_all
 from sqlalchemy.orm import Session
 
 from switchboard.numbering.spans import Span
@@ -24,8 +24,13 @@ class Sources:
 
     def __init__(self, items: list[Source], span: Span) -> None:
         self.items = items
-        self.sweeps = [select(column).where(*scope, *in_span(column, span), column >= bindparam("from_number"))
-                       .order_by(column).limit(SWEEP_BATCH) for column, scope in items]
+        # One statement reads the next batch of every source: one round trip, and one
+        # snapshot (a DN moving from the PBX's own to a phone is never missed in between).
+        batches = [select(column.label("number"), literal_column(str(i)).label("source"))
+                   .where(*scope, *in_span(column, span), column >= bindparam("from_number"))
+                   .order_by(column).limit(SWEEP_BATCH).subquery() for i, (column, scope) in enumerate(items)]
+        reads = [select(batch.c.number, batch.c.source) for batch in batches]
+        self.sweep = union_all(*reads) if len(reads) > 1 else reads[0]
         self.used = union_all(*(select(column.label("number")).where(*scope, column.in_(
             bindparam("numbers", expanding=True))) for column, scope in items))
 
@@ -85,8 +90,10 @@ class FreeNumbers:
     def _read(self) -> None:
         span, n = self.span, self.position
         self.known_to, self.taken = span.hi, set()
-        for sweep in self.sources.sweeps:
-            rows = self.session.scalars(sweep, {"from_number": span.text(n)}).all()
+        by_source: dict[int, list[str]] = {}
+        for value, source in self.session.execute(self.sources.sweep, {"from_number": span.text(n)}):
+            by_source.setdefault(source, []).append(value)
+        for rows in by_source.values():
             numbers = [m for m in (span.number(v) for v in rows) if m is not None]
             self.taken.update(numbers)
             if len(rows) == SWEEP_BATCH and numbers:
