@@ -220,6 +220,21 @@ def test_a_number_an_import_claimed_ahead_is_refused_by_name_only_for_the_moment
         assert numbering.allocate_dn(admin, account_id, wanted="202")[0] == "202"
 
 
+def test_a_claim_locks_only_free_numbers_in_their_order_and_stops_at_what_it_wants(pg_engine):
+    account_id, range_id, user_id = _world(pg_engine)
+    with Session(pg_engine) as setup:
+        for dn in ("201", "203"):
+            _phone(setup, account_id, user_id, dn, range_id)
+        setup.commit()
+    with Session(pg_engine) as session:
+        rng = session.get(DnRange, range_id)
+        got = pool.try_claim(session, pool.DN_POOL, rng, [201, 200, 202, 203, 204, 205], 2)
+        held = session.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                   "AND pid = pg_backend_pid()"))
+        session.rollback()
+    assert got == [200, 202] and held == 2  # not 201 or 203 (in use), not 204 or 205 (not needed)
+
+
 # The advisory locks other backends hold on a number's claim key (numbering.pool).
 _CLAIMED = text("SELECT n FROM unnest(CAST(:numbers AS text[])) AS n JOIN accounts a ON true "
                 "WHERE a.id = :account AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' "

@@ -50,12 +50,16 @@ def try_claim(session: Session, pool: Pool, rng: Any, numbers: list[int], want: 
 
 @functools.lru_cache(maxsize=1024)
 def _claim_statement(pool: Pool, account_id: str, span: Any) -> Any:
-    candidate = func.unnest(bindparam("numbers", type_=ARRAY(String))).table_valued("n").render_derived()
-    number = candidate.c.n
-    return (select(number).select_from(candidate)
-            .where(*(not_(exists().where(*scope, column == number))
+    # The free candidates, in their order, are worked out first (OFFSET 0 keeps the
+    # planner from merging the two levels): the lock is tried on free numbers only, one
+    # after the other, until LIMIT is reached, whatever plan the database picks.
+    candidate = (func.unnest(bindparam("numbers", type_=ARRAY(String)))
+                 .table_valued("n", with_ordinality="position").render_derived())
+    free = (select(candidate.c.n, candidate.c.position)
+            .where(*(not_(exists().where(*scope, column == candidate.c.n))
                      for column, scope in pool.sources_of(account_id, span)))
-            .where(func.pg_try_advisory_xact_lock(claim_key(pool, account_id, number)))
+            .order_by(candidate.c.position).offset(0).subquery())
+    return (select(free.c.n).where(func.pg_try_advisory_xact_lock(claim_key(pool, account_id, free.c.n)))
             .limit(bindparam("want")))
 
 
