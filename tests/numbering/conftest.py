@@ -6,13 +6,17 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from switchboard.accounts.models import Account
+from switchboard.migrations import upgrade
 from switchboard.mivb.models import MivbService, Phone
+from switchboard.mivb.store import release_numbers
 from switchboard.numbering import service as numbering
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
-from tests.factories import make_user, system_ctx
+from switchboard.testing.databases import temporary_database
+from tests.factories import make_tenant, make_user, system_ctx
 
 _macs = itertools.count(1)
 
@@ -55,3 +59,48 @@ def reserve(session: Session, account: Account, *dns: str) -> None:
 @pytest.fixture
 def phone_holder(session, tenant_a) -> MivbService:
     return holder(session, tenant_a.account)
+
+
+# ---------------------------------------------------------------- committed transactions
+# For tests of several transactions at once: a database of their own (module-wide), where
+# each session commits for real.
+
+_worlds = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def committed_engine(backend, tmp_path_factory):
+    with temporary_database(backend, tmp_path_factory.mktemp("committed")) as url:
+        upgrade(url)
+        engine = create_engine(url, **({"pool_size": 6, "max_overflow": 0} if backend == "postgresql" else {}))
+        yield engine
+        engine.dispose()
+
+
+def committed_world(engine, *spans: tuple[str, str]) -> tuple[str, list[str], str]:
+    """(account id, DN range ids, user id): a new account with the DN ranges and a user
+    with the MiVB product, committed."""
+    with Session(engine, expire_on_commit=False) as session:
+        tenant = make_tenant(session, f"Committed{next(_worlds)}")
+        account_id = tenant.account.id
+        ranges = [numbering.create_dn_range(system_ctx(session), account_id, {"start": a, "end": b}).range.id
+                  for a, b in spans]
+        user = make_user(session, tenant.account)
+        session.add(MivbService(user_id=user.id, account_id=account_id))
+        session.commit()
+        return account_id, ranges, user.id
+
+
+def phone_on(session: Session, account_id: str, user_id: str, dn: str, range_id: str | None = None) -> Phone:
+    phone = Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn, dn_range_id=range_id)
+    session.add(phone)
+    session.flush()
+    return phone
+
+
+def remove_phone(session: Session, account_id: str, dn: str) -> None:
+    """The phone on `dn` is deleted and gives its numbers back (as the phone service does)."""
+    phone = session.scalar(select(Phone).where(Phone.account_id == account_id, Phone.dn == dn))
+    release_numbers(session, phone)
+    session.delete(phone)
+    session.flush()

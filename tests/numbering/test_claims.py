@@ -13,50 +13,34 @@ had to wait for another session would hang the test, so none may wait."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, delete, event, select, text
+from sqlalchemy import delete, event, select, text
 from sqlalchemy.orm import Session
 
 from switchboard.core.errors import Conflict
-from switchboard.migrations import upgrade
-from switchboard.mivb.models import MivbService, Phone
-from switchboard.mivb.store import release_numbers
+from switchboard.mivb.models import Phone
 from switchboard.numbering import service as numbering
 from switchboard.numbering.models import DnRange, PbxReservedDn
 from switchboard.numbering import pool
 from switchboard.numbering.pool import hint_number
 from switchboard.numbering.spans import Span
-from switchboard.testing.databases import temporary_database
-from tests.factories import make_tenant, make_user, system_ctx
+from tests.numbering.conftest import committed_world, phone_on, remove_phone
 
 SESSIONS = 3
-_labels = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def pg_engine(backend, tmp_path_factory):
+@pytest.fixture
+def pg_engine(backend, committed_engine):
     if backend != "postgresql":
         pytest.skip("transactions that allocate side by side need PostgreSQL (SQLite has a single writer)")
-    with temporary_database("postgresql", tmp_path_factory.mktemp("claims")) as url:
-        upgrade(url)
-        engine = create_engine(url, pool_size=SESSIONS + 2, max_overflow=0)
-        yield engine
-        engine.dispose()
+    return committed_engine
 
 
 def _world(engine) -> tuple[str, str, str]:
-    with Session(engine, expire_on_commit=False) as session:
-        tenant = make_tenant(session, f"Claims{next(_labels)}")
-        account_id = tenant.account.id
-        range_id = numbering.create_dn_range(system_ctx(session), account_id, {"start": "200", "end": "211"}).range.id
-        user = make_user(session, tenant.account)
-        session.add(MivbService(user_id=user.id, account_id=account_id))
-        session.commit()
-        return account_id, range_id, user.id
+    account_id, (range_id,), user_id = committed_world(engine, ("200", "211"))
+    return account_id, range_id, user_id
 
 
 def _no_waiting(session: Session) -> None:
@@ -81,19 +65,10 @@ def test_a_second_allocator_does_not_wait_for_the_first(pg_engine):
     assert (dn1, dn2) == ("200", "201")
 
 
-def _phone(session: Session, account_id: str, user_id: str, dn: str, range_id: str | None = None) -> Phone:
-    phone = Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn, dn_range_id=range_id)
-    session.add(phone)
-    session.flush()
-    return phone
-
-
 def _give_back(engine, account_id: str, dn: str) -> None:
     """Another unit of work deletes the phone on `dn` and gives its number back, now."""
     with Session(engine) as other:
-        phone = other.scalar(select(Phone).where(Phone.account_id == account_id, Phone.dn == dn))
-        release_numbers(other, phone)
-        other.delete(phone)
+        remove_phone(other, account_id, dn)
         other.commit()
 
 
@@ -106,12 +81,12 @@ def test_a_number_given_back_while_an_allocator_runs_stops_its_hint_move(pg_engi
     account_id, range_id, user_id = _world(pg_engine)
     with Session(pg_engine) as setup:  # in use on the PBX, written without the allocator (as an adoption does)
         for dn in ("200", "201", "202"):
-            _phone(setup, account_id, user_id, dn, range_id)
+            phone_on(setup, account_id, user_id, dn, range_id)
         setup.commit()
     assert _hint(pg_engine, range_id) == "200"  # behind: nothing moved it
     with Session(pg_engine) as allocator:
         dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
-        _phone(allocator, account_id, user_id, dn, range_id)
+        phone_on(allocator, account_id, user_id, dn, range_id)
         assert dn == "203"  # its sweep saw 200-202 taken
         _give_back(pg_engine, account_id, "201")  # meanwhile
         allocator.commit()  # moving the hint to 204 would pass 201
@@ -124,16 +99,16 @@ def test_a_number_given_back_behind_the_sweep_is_found_at_the_end_of_the_range(p
     account_id, range_id, user_id = _world(pg_engine)
     with Session(pg_engine) as setup:
         for dn in ("200", "201", "202", "203", "204", "205", "206", "207", "208", "209", "210"):
-            _phone(setup, account_id, user_id, dn, range_id)
+            phone_on(setup, account_id, user_id, dn, range_id)
         setup.commit()
     with Session(pg_engine) as allocator:
         dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
-        _phone(allocator, account_id, user_id, dn, range_id)
+        phone_on(allocator, account_id, user_id, dn, range_id)
         assert dn == "211"  # the last one
         _give_back(pg_engine, account_id, "204")  # behind its sweep
         dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
         assert dn == "204"  # not "range exhausted"
-        _phone(allocator, account_id, user_id, dn, range_id)
+        phone_on(allocator, account_id, user_id, dn, range_id)
         allocator.commit()
 
 
@@ -141,13 +116,13 @@ def test_a_number_another_allocator_held_and_let_go_is_handed_out(pg_engine):
     account_id, range_id, user_id = _world(pg_engine)
     with Session(pg_engine) as setup:
         for dn in ("202", "203", "204", "205", "206", "207", "208", "209", "210", "211"):
-            _phone(setup, account_id, user_id, dn, range_id)
+            phone_on(setup, account_id, user_id, dn, range_id)
         setup.commit()
     with Session(pg_engine) as first, Session(pg_engine) as second:
         assert numbering.allocate_dn(first, account_id, range_id=range_id)[0] == "200"
         dn, _ = numbering.allocate_dn(second, account_id, range_id=range_id)
         assert dn == "201"  # 200 is being taken
-        _phone(second, account_id, user_id, dn, range_id)
+        phone_on(second, account_id, user_id, dn, range_id)
         first.rollback()  # ... and then it is not
         assert numbering.allocate_dn(second, account_id, range_id=range_id)[0] == "200"
 
@@ -157,14 +132,14 @@ def test_a_number_written_after_its_claim_without_one_is_not_handed_out(pg_engin
     number just claimed: the allocator reads again after claiming and moves on."""
     account_id, range_id, user_id = _world(pg_engine)
     with Session(pg_engine) as setup:
-        _phone(setup, account_id, user_id, "200", range_id)  # the hint's number is taken: no early claim
+        phone_on(setup, account_id, user_id, "200", range_id)  # the hint's number is taken: no early claim
         setup.commit()
     claim = pool.try_claim
 
     def claim_then_someone_writes(session, pool_, rng, numbers, want):
         got = claim(session, pool_, rng, numbers, want)
         with Session(pg_engine) as other:
-            _phone(other, account_id, user_id, pool_.span_of(rng).text(got[0]), range_id)
+            phone_on(other, account_id, user_id, pool_.span_of(rng).text(got[0]), range_id)
             other.commit()
         monkeypatch.setattr(pool, "try_claim", claim)
         return got
@@ -172,7 +147,7 @@ def test_a_number_written_after_its_claim_without_one_is_not_handed_out(pg_engin
     monkeypatch.setattr(pool, "try_claim", claim_then_someone_writes)
     with Session(pg_engine) as allocator:
         dn, _ = numbering.allocate_dn(allocator, account_id, range_id=range_id)
-        _phone(allocator, account_id, user_id, dn, range_id)
+        phone_on(allocator, account_id, user_id, dn, range_id)
         allocator.commit()
     assert dn == "202"  # 201 was written as it claimed it
 
@@ -193,7 +168,7 @@ def test_a_dn_that_moves_from_the_pbx_to_a_phone_during_the_sweep_is_never_free(
         if conn is connection and not adopted and "ORDER BY mivb_phones.dn" in statement:
             adopted.append(True)
             with Session(pg_engine) as adoption:
-                _phone(adoption, account_id, user_id, "200", range_id)
+                phone_on(adoption, account_id, user_id, "200", range_id)
                 adoption.execute(delete(PbxReservedDn).where(PbxReservedDn.account_id == account_id))
                 adoption.commit()
 
@@ -211,7 +186,7 @@ def test_a_number_an_import_claimed_ahead_is_refused_by_name_only_for_the_moment
     with Session(pg_engine) as importer, Session(pg_engine) as admin:
         for _ in range(2):  # an import's first rows: it now claims two numbers at a time
             dn, _ = numbering.allocate_dn(importer, account_id, range_id=range_id)
-            _phone(importer, account_id, user_id, dn, range_id)
+            phone_on(importer, account_id, user_id, dn, range_id)
         with pytest.raises(Conflict) as caught:
             numbering.allocate_dn(admin, account_id, wanted="202")
         assert caught.value.code == "dn_taken" and "right now" in caught.value.errors[0].render()
@@ -224,7 +199,7 @@ def test_a_claim_locks_only_free_numbers_in_their_order_and_stops_at_what_it_wan
     account_id, range_id, user_id = _world(pg_engine)
     with Session(pg_engine) as setup:
         for dn in ("201", "203"):
-            _phone(setup, account_id, user_id, dn, range_id)
+            phone_on(setup, account_id, user_id, dn, range_id)
         setup.commit()
     with Session(pg_engine) as session:
         rng = session.get(DnRange, range_id)
@@ -300,12 +275,10 @@ def test_interleaved_allocators_never_share_a_number_and_the_hint_never_passes_a
             else:  # another unit of work gives a committed phone's number back, now
                 with Session(pg_engine) as other:
                     _no_waiting(other)
-                    phones = other.scalars(select(Phone).where(Phone.account_id == account_id)
-                                           .order_by(Phone.dn)).all()
-                    if phones:
-                        phone = phones[arg % len(phones)]
-                        release_numbers(other, phone)
-                        other.delete(phone)
+                    dns = other.scalars(select(Phone.dn).where(Phone.account_id == account_id)
+                                        .order_by(Phone.dn)).all()
+                    if dns:
+                        remove_phone(other, account_id, dns[arg % len(dns)])
                         other.commit()
             taken = committed()
             observer.rollback()

@@ -5,70 +5,27 @@ next), and transactions that write range rows at commit never deadlock each othe
 
 from __future__ import annotations
 
-import itertools
 import threading
 
 import pytest
-from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from switchboard.core.uow import before_commit
-from switchboard.migrations import upgrade
-from switchboard.mivb.models import MivbService, Phone
-from switchboard.mivb.store import release_numbers
 from switchboard.numbering import service as numbering
 from switchboard.numbering.models import DnRange
-from switchboard.testing.databases import temporary_database
-from tests.factories import make_tenant, make_user, system_ctx
-
-_labels = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def committed_engine(backend, tmp_path_factory):
-    with temporary_database(backend, tmp_path_factory.mktemp("give-back")) as url:
-        upgrade(url)
-        engine = create_engine(url, **({"pool_size": 6, "max_overflow": 0} if backend == "postgresql" else {}))
-        yield engine
-        engine.dispose()
-
-
-def _world(engine, *spans: tuple[str, str]) -> tuple[str, list[str], str]:
-    with Session(engine, expire_on_commit=False) as session:
-        tenant = make_tenant(session, f"GiveBack{next(_labels)}")
-        account_id = tenant.account.id
-        ranges = [numbering.create_dn_range(system_ctx(session), account_id, {"start": a, "end": b}).range.id
-                  for a, b in spans]
-        user = make_user(session, tenant.account)
-        session.add(MivbService(user_id=user.id, account_id=account_id))
-        session.commit()
-        return account_id, ranges, user.id
-
-
-def _phones(engine, account_id: str, user_id: str, numbers: list[tuple[str, str]]) -> None:
-    with Session(engine) as session:
-        session.add_all(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn, dn_range_id=rid)
-                        for dn, rid in numbers)
-        session.commit()
-
-
-def _give_back(session: Session, account_id: str, dn: str) -> None:
-    phone = session.scalar(select(Phone).where(Phone.account_id == account_id, Phone.dn == dn))
-    release_numbers(session, phone)
-    session.delete(phone)
-    session.flush()
+from tests.numbering.conftest import committed_world, phone_on, remove_phone
 
 
 def test_a_number_given_back_survives_a_later_savepoint_that_rolls_back(committed_engine):
-    account_id, (range_id,), user_id = _world(committed_engine, ("200", "203"))
+    account_id, (range_id,), user_id = committed_world(committed_engine, ("200", "203"))
     with Session(committed_engine) as session:
         for _ in range(4):
             dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
-            session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn, dn_range_id=rid))
+            phone_on(session, account_id, user_id, dn, rid)
         session.commit()
     with Session(committed_engine) as session:  # an import
         with session.begin_nested():  # row 1 removes a phone
-            _give_back(session, account_id, "201")
+            remove_phone(session, account_id, "201")
         with pytest.raises(RuntimeError), session.begin_nested():  # row 2 is refused
             raise RuntimeError("refused")
         session.commit()
@@ -107,18 +64,21 @@ def test_units_that_give_numbers_back_in_two_ranges_in_opposite_orders_do_not_de
     or one that adds a phone in R1 (its hint moves at commit) and gives a number of R2 back."""
     if backend != "postgresql":
         pytest.skip("one writer at a time on SQLite")
-    account_id, (r1, r2), user_id = _world(committed_engine, ("200", "211"), ("300", "311"))
-    _phones(committed_engine, account_id, user_id, [("200", r1), ("201", r1), ("300", r2), ("301", r2)])
+    account_id, (r1, r2), user_id = committed_world(committed_engine, ("200", "211"), ("300", "311"))
+    with Session(committed_engine) as setup:
+        for dn, rid in (("200", r1), ("201", r1), ("300", r2), ("301", r2)):
+            phone_on(setup, account_id, user_id, dn, rid)
+        setup.commit()
     a, b = Session(committed_engine), Session(committed_engine)
     try:
         if first_allocates:
             dn, rid = numbering.allocate_dn(a, account_id, range_id=r1)
-            a.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn, dn_range_id=rid))
+            phone_on(a, account_id, user_id, dn, rid)
         else:
-            _give_back(a, account_id, "200")
-        _give_back(a, account_id, "300")
-        _give_back(b, account_id, "301")
-        _give_back(b, account_id, "201")
+            remove_phone(a, account_id, "200")
+        remove_phone(a, account_id, "300")
+        remove_phone(b, account_id, "301")
+        remove_phone(b, account_id, "201")
         assert _commit_together(a, b) == {0: "ok", 1: "ok"}
     finally:
         a.close()

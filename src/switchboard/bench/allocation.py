@@ -237,7 +237,6 @@ def concurrent(backend: str, allocators: int = 16, each: int = 50, size: int = R
 @dataclass
 class Beside:
     latencies_ms: list[float]
-    long_units: int
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -256,10 +255,8 @@ def beside_a_long_unit(backend: str, size: int = RANGE_SIZE, singles: int = 40) 
         with Session(engine, expire_on_commit=False) as session:
             account_id, user_id, range_id = _setup(session, size)
         done = threading.Event()
-        long_units = 0
 
         def importer() -> None:
-            nonlocal long_units
             with Session(engine, expire_on_commit=False) as session:
                 while not done.is_set():
                     for _ in range(LONG_UNIT_ALLOCATIONS):
@@ -269,7 +266,6 @@ def beside_a_long_unit(backend: str, size: int = RANGE_SIZE, singles: int = 40) 
                         session.flush()
                         time.sleep(LONG_UNIT_SECONDS / LONG_UNIT_ALLOCATIONS)  # the row's other work
                     session.commit()
-                    long_units += 1
 
         thread = threading.Thread(target=importer, name="importer")
         thread.start()
@@ -288,7 +284,7 @@ def beside_a_long_unit(backend: str, size: int = RANGE_SIZE, singles: int = 40) 
         finally:
             done.set()
             thread.join()
-        return Beside(latencies, long_units)
+        return Beside(latencies)
 
 
 def figures(backend: str, sizes: Sizes) -> list[Figure]:
