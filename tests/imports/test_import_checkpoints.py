@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import func, select
 
 from switchboard.core.db import utcnow
+from switchboard.core.errors import RefusedAtCommit
 from switchboard.imports.applier import Importer
 from switchboard.jobs import runner as job_runner
 from switchboard.jobs.models import Job
 from switchboard.jobs.runner import JobRunner
+from switchboard.mivb import limits, usage
 from switchboard.sync.models import SyncJob
 from tests.imports.conftest import statuses
 from tests.statements import counting_statements
@@ -158,3 +160,51 @@ def test_a_job_that_commits_as_it_goes_is_left_to_another_worker_soon_after_its_
     with session_factory() as session:
         left = session.get(Job, job_id).lease_until - started
     assert timedelta(seconds=lease - 60) < left <= timedelta(seconds=lease + 60), left
+
+
+def test_a_checkpoint_refused_at_commit_is_applied_again_from_the_last_commit(
+        client, app, session_factory, mivb_account, monkeypatch, two_rows_a_checkpoint):
+    """Another unit took a licence while the import ran: its second checkpoint's commit,
+    which counts again under the lock (tests/mivb/test_limits.py), is refused. The rows
+    since the first checkpoint are applied again (with the counts read afresh, the row
+    over a limit would now be refused alone); none is applied twice in the result."""
+    m = mivb_account
+    tag = m.account_id[:8]
+    job_id = _submit(client, m, _file(tag, rows=4).replace(b"Nowhere", b"Entry"))
+    apply, applied, settle, commits = Importer.apply, [], limits.settle, []
+
+    def counted(self, row):
+        applied.append(row.number)
+        return apply(self, row)
+
+    def refused_once_at_the_second_checkpoint(session):
+        commits.append(len(commits) + 1)
+        if applied and applied[-1] == 4 and applied.count(4) == 1:
+            raise RefusedAtCommit("licence_exhausted", "No licence of the category Entry is left (2 in use).")
+        settle(session)
+
+    monkeypatch.setattr(Importer, "apply", counted)
+    monkeypatch.setattr(limits, "settle", refused_once_at_the_second_checkpoint)
+    assert JobRunner(session_factory, app.state.runtime).run_once()
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=m.admin).json()
+    assert applied == [1, 2, 3, 4, 3, 4]
+    assert job["state"] == "succeeded" and job["progress"] == {"done": 4, "total": 4}
+    assert statuses(job) == {n: "created" for n in range(1, 5)}
+    assert _emails(client, m) == sorted(f"ck{n}@{tag}.example" for n in range(1, 5))
+
+
+def test_a_job_refused_at_every_commit_fails_and_says_why(
+        client, app, session_factory, mivb_account, monkeypatch, two_rows_a_checkpoint):
+    m = mivb_account
+    tag = m.account_id[:8]
+    job_id = _submit(client, m, _file(tag, rows=2).replace(b"Nowhere", b"Entry"))
+
+    def refused(session):
+        if usage.grown(session):  # every unit that adds a user of the category: never the job's own records
+            raise RefusedAtCommit("licence_exhausted", "No licence of the category Entry is left (2 in use).")
+
+    monkeypatch.setattr(limits, "settle", refused)
+    assert JobRunner(session_factory, app.state.runtime).run_once()
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=m.admin).json()
+    assert job["state"] == "failed" and "No licence of the category Entry" in job["result"]["errors"][0]["message"]
+    assert _emails(client, m) == []

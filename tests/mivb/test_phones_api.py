@@ -207,15 +207,15 @@ def test_dns_configured_on_the_pbx_are_never_handed_out(client, mivb_account):
 
 
 def test_pbx_capacity_is_enforced(client, mivb_account, monkeypatch):
-    from switchboard.mivb import rules as service
+    from switchboard.mivb import limits
 
     m = mivb_account
     first = m.new_user("Entry")
-    monkeypatch.setattr(service, "CAPACITY_DEVICES", 2)
+    monkeypatch.setattr(limits, "CAPACITY_DEVICES", 2)
     assert add(client, m, first, type="hot_desk").status_code == 201
     full = add(client, m, first, type="hot_desk")
     assert full.status_code == 409 and full.json()["errors"][0]["code"] == "capacity_devices"
-    monkeypatch.setattr(service, "CAPACITY_USERS", 1)
+    monkeypatch.setattr(limits, "CAPACITY_USERS", 1)
     second = m.new_user()
     client.post(m.user_url(second, "/products"), headers=m.admin, json={"product": "mivb"})
     refused = client.put(m.user_url(second, "/mivb/service"), headers=m.admin,

@@ -26,7 +26,7 @@ from switchboard.imports.csv_format import write
 from switchboard.jobs import service as jobs
 from switchboard.jobs.models import Job
 from switchboard.jobs.runner import Checkpoint, Progress, RowResult
-from switchboard.mivb import rules
+from switchboard.mivb import limits, rules
 from switchboard.mivb.desired_state import NO_EMAIL_DOMAIN
 from switchboard.mivb.models import MivbService, Phone
 from switchboard.mivb.phone_types import ADVANCED_FIELDS, PHONE_TYPES
@@ -85,6 +85,7 @@ def _adopt_row(ctx: ServiceContext, account: Account, candidate: Candidate, numb
     try:
         with ctx.session.begin_nested():
             user = adopt(ctx, account, candidate)
+            limits.check(ctx.session)  # a row over a limit is refused alone
     except ServiceError as exc:
         ctx.forget("user", "service")
         return RowResult(number, candidate.key, "failed", None, [{**e.as_stored(), "severity": "error"}

@@ -105,6 +105,12 @@ class Conflict(ServiceError):
     status, title, default_code = 409, "Conflict", "conflict"
 
 
+class RefusedAtCommit(Conflict):
+    """A refusal found only as the unit of work committed (another unit took the last
+    licence meanwhile): work that applies rows may run again from its last commit, where
+    each row is checked with the new counts and the row over the limit refused alone."""
+
+
 class PreconditionFailed(ServiceError):
     status, title, default_code = 412, "The object was changed by someone else", "version_mismatch"
 

@@ -117,7 +117,7 @@ def _run_before_commit(session: Session) -> None:
             by_table.setdefault(table, []).append(values)
         for table, rows in by_table.items():
             session.execute(table.insert(), rows)
-    for writer in _LAST_WRITERS:
+    for _, writer in _LAST_WRITERS:
         writer(session)
 
 
@@ -138,11 +138,15 @@ def kept_until_commit(session: Session, group: str) -> list:
     return [value for _, kept_group, value in session.info.get(_KEPT, []) if kept_group == group]
 
 
-def last_at_commit(writer):
+def last_at_commit(writer=None, *, rank: int = 100):
     """Registers writer(session), run at every commit after everything else the commit
-    writes: what takes locks other transactions wait for holds them the shortest time."""
-    _LAST_WRITERS.append(writer)
-    return writer
+    writes: what takes locks other transactions wait for holds them the shortest time.
+    Writers run by rank, lowest first: every commit takes these locks in one order."""
+    def register(writer):
+        _LAST_WRITERS.append((rank, writer))
+        _LAST_WRITERS.sort(key=lambda item: item[0])
+        return writer
+    return register(writer) if writer is not None else register
 
 
 def insert_at_commit(session: Session, table, values: dict) -> None:

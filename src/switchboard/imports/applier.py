@@ -24,6 +24,7 @@ from switchboard.core.validation import normalize_email, phone_number
 from switchboard.imports.csv_format import MAX_PHONES, PHONE_FIELDS, CsvFile, Row, phone_column
 from switchboard.imports.exporter import user_row
 from switchboard.jobs.runner import RowResult
+from switchboard.mivb import limits
 from switchboard.mivb import service as mivb
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.mivb.phone_types import ADVANCED_FIELDS, PHONE_TYPES
@@ -124,6 +125,7 @@ class Importer:
                 status, user_id = self._apply(row)
                 if status == "unchanged":
                     raise _Unchanged(user_id)  # nothing the row did is kept (not even a no-op push)
+                limits.check(self.ctx.session)  # a row over a limit is refused alone
         except _Unchanged as unchanged:
             self._forget_rolled_back()
             return RowResult(row.number, email, "unchanged", unchanged.user_id)

@@ -28,6 +28,7 @@ from switchboard.accounts.models import User
 from switchboard.accounts.tenancy import actor_for
 from switchboard.core.context import Actor, ServiceContext
 from switchboard.core.db import utcnow
+from switchboard.core.errors import RefusedAtCommit
 from switchboard.core.runtime import Runtime
 from switchboard.core.uow import unit_of_work
 from switchboard.jobs.models import Job, JobRow
@@ -47,6 +48,9 @@ class RowResult:
 Progress = Callable[[int], None]
 ResultCsv = Callable[[ServiceContext, Job], str]
 CHECKPOINT_ROWS = 100
+# A commit refused because another unit took the last licence meanwhile: the rows since
+# the last commit are applied again (each checked with the new counts), this many times.
+COMMIT_ATTEMPTS = 3
 # The lease of a job that commits as it goes: renewed at each checkpoint (100 rows take a
 # few seconds), so after its worker dies another one resumes it within this.
 CHECKPOINT_LEASE_SECONDS = 120
@@ -70,6 +74,7 @@ class Checkpoint:
         if self.enabled:
             self.counts.update(dict(ctx.session.execute(
                 select(JobRow.status, func.count()).where(JobRow.job_id == job.id).group_by(JobRow.status)).all()))
+        self.committed = Counter(self.counts)  # as of the last commit
         self.skip = sum(self.counts.values())
         self.recorded = 0  # of the results of this attempt
 
@@ -84,6 +89,7 @@ class Checkpoint:
         job = self.rows(session, results)
         job.lease_until = utcnow() + self.runner.lease_for(job)
         session.commit()
+        self.committed = Counter(self.counts)
         # What it locked is not locked any more; the catalogue and the e-mails the file's
         # users were found free (a unique constraint still guards them) stay known.
         self.ctx.forget_all_but("catalog", "email_free")
@@ -172,6 +178,14 @@ class JobRunner:
         return True
 
     def run(self, job_id: str, on_progress: Progress | None = None) -> None:
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            if not self._attempt(job_id, on_progress, again_if_refused=attempt < COMMIT_ATTEMPTS):
+                return
+
+    def _attempt(self, job_id: str, on_progress: Progress | None, *, again_if_refused: bool) -> bool:
+        """Runs the job from its last commit; True when a commit was refused (RefusedAtCommit:
+        another unit took the last licence meanwhile) and the rows since are to be applied
+        again, each now checked with the new counts."""
         session = self.session_factory()
         checkpoint = None
         try:
@@ -189,25 +203,36 @@ class JobRunner:
                     session.commit()
                 else:
                     session.rollback()
-                return
+                return False
             session.rollback()
             with unit_of_work(self.session_factory) as fresh:
                 if self._still_ours(fresh, job_id):
                     self._finish(fresh, checkpoint, results, state)
         except LeaseLost:
             session.rollback()  # the job is another worker's now: it resumes after the last checkpoint
+        except RefusedAtCommit as exc:
+            session.rollback()
+            if again_if_refused:
+                log.info("job %s: a commit was refused (%s); its rows since the last one are applied again",
+                         job_id, exc)
+                return True
+            self._fail(job_id, checkpoint, exc)
         except Exception as exc:  # a bug or a vanished submitter: the job fails visibly, the worker goes on
             log.exception("job %s failed", job_id)
             session.rollback()
-            with unit_of_work(self.session_factory) as fresh:
-                if self._still_ours(fresh, job_id):
-                    job = fresh.get(Job, job_id)
-                    job.state, job.finished_at, job.lease_until = "failed", utcnow(), None
-                    kept = dict(checkpoint.counts) if checkpoint is not None else {}  # rows committed before
-                    job.summary = {"counts": kept, "errors": [{"code": "internal_error",
-                                                               "message": f"The job could not run: {exc}"}]}
+            self._fail(job_id, checkpoint, exc)
         finally:
             session.close()
+        return False
+
+    def _fail(self, job_id: str, checkpoint: Checkpoint | None, exc: Exception) -> None:
+        with unit_of_work(self.session_factory) as fresh:
+            if self._still_ours(fresh, job_id):
+                job = fresh.get(Job, job_id)
+                job.state, job.finished_at, job.lease_until = "failed", utcnow(), None
+                kept = dict(checkpoint.committed) if checkpoint is not None else {}  # rows committed before
+                job.summary = {"counts": kept, "errors": [{"code": "internal_error",
+                                                           "message": f"The job could not run: {exc}"}]}
 
     @staticmethod
     def _actor(session: Session, job: Job) -> Actor:

@@ -13,7 +13,7 @@ from switchboard.audit.service import MASK
 from switchboard.core.context import ServiceContext
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.mivb.phone_types import ADVANCED_FIELDS, PHONE_TYPES
-from switchboard.sync.models import SyncJob, SyncStatus
+from switchboard.sync.models import SyncJob, SyncStatus, written_this_unit
 
 PRODUCT_NAME = "MiVoice Business Service"
 
@@ -46,8 +46,11 @@ def _waiting_job(session: Session, account_id: str, user_id: str) -> SyncJob | N
 
 def user_sync(session: Session, service: MivbService) -> dict[str, Any]:
     """The `sync` part of a user's MiVB configuration."""
-    status = session.get(SyncStatus, service.user_id)
-    job = _waiting_job(session, service.account_id, service.user_id)
+    status, job = written_this_unit(session, service.user_id)
+    if status is None:
+        status = session.get(SyncStatus, service.user_id)
+    if job is None or job.state not in ("queued", "running"):
+        job = _waiting_job(session, service.account_id, service.user_id)
     return {
         "state": status.state if status else "pending",
         "errors": status.errors if status else [],

@@ -12,15 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.core.errors import Conflict, ErrorItem, ValidationFailed
+from switchboard.mivb import limits, usage
 from switchboard.mivb import settings as mivb_settings
-from switchboard.mivb import usage
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.mivb.phone_types import COR_FIELDS, COS_FIELDS, DEVICE_TYPES, PHONE_TYPES
 
 MAX_PHONES = 8
 GROUP_MAX_PHONES = 8
-CAPACITY_USERS = 2500
-CAPACITY_DEVICES = 5000
 
 PhoneKinds = list[tuple[str, bool]]  # (phone type, has an external phone)
 
@@ -47,7 +45,12 @@ def kinds(phones: list[Phone]) -> PhoneKinds:
 # ---------------------------------------------------------------- licences and capacity
 
 def check_licence(session: Session, category: ServiceCategory, user_id: str) -> None:
-    used = usage.licence_used(session, category.id)
+    """The licence checks below refuse early when the transaction knows the count already
+    (a bulk import's later rows); every count a unit raises is checked again, under a
+    lock, before it commits (limits.py), which is where the others are refused."""
+    used = usage.known(session, "licence_used", category.id)
+    if used is None:
+        return
     mine = usage.category_of_flushed(session, user_id)
     if usage.is_unknown(mine):  # the user's own service is not loaded: count the others
         used = session.scalar(select(func.count()).select_from(MivbService).where(
@@ -55,34 +58,35 @@ def check_licence(session: Session, category: ServiceCategory, user_id: str) -> 
     elif mine == category.id:
         used -= 1
     if used >= category.licences:
-        raise Conflict("licence_exhausted", "No licence of the category %(name)s is left (%(total)s in use).",
-                       field="service_category", name=category.name, total=category.licences)
+        raise limits.licence_exhausted(category)
 
 
 def check_user_capacity(session: Session, account_id: str) -> None:
-    if usage.configured_users(session, account_id) >= CAPACITY_USERS:
-        raise Conflict("capacity_users", "The PBX holds at most %(max)s users.", max=CAPACITY_USERS)
+    used = usage.known(session, "configured_users", account_id)
+    if used is not None and used >= limits.CAPACITY_USERS:
+        raise limits.users_over_capacity()
 
 
 def check_device_capacity(session: Session, account_id: str, service: MivbService) -> None:
     if len(service.phones) >= MAX_PHONES:
         raise Conflict("too_many_phones", "A user has at most %(max)s phones.", max=MAX_PHONES)
-    if usage.devices(session, account_id) >= CAPACITY_DEVICES:
-        raise Conflict("capacity_devices", "The PBX holds at most %(max)s devices.", max=CAPACITY_DEVICES)
+    used = usage.known(session, "devices", account_id)
+    if used is not None and used >= limits.CAPACITY_DEVICES:
+        raise limits.devices_over_capacity()
 
 
 def check_addons(session: Session, account_id: str, *, want_external: bool, want_acd: bool,
                  had_external: bool = False, had_acd: bool = False) -> None:
     """EHDU and ACD agent licences, for what a phone newly takes."""
-    if not (want_external and not had_external) and not (want_acd and not had_acd):
+    ehdu = usage.known(session, "ehdu_used", account_id) if want_external and not had_external else None
+    acd = usage.known(session, "acd_used", account_id) if want_acd and not had_acd else None
+    if ehdu is None and acd is None:
         return
-    settings = mivb_settings.load(session, account_id, for_update=True)  # serialises licence use
-    if want_external and not had_external and usage.ehdu_used(session, account_id) >= settings.ehdu_licences:
-        raise Conflict("licence_exhausted", "No external hot desk (EHDU) licence is left (%(total)s in use).",
-                       field="external_phone", total=settings.ehdu_licences)
-    if want_acd and not had_acd and usage.acd_used(session, account_id) >= settings.acd_agent_licences:
-        raise Conflict("licence_exhausted", "No ACD agent licence is left (%(total)s in use).", field="acd_agent",
-                       total=settings.acd_agent_licences)
+    settings = mivb_settings.load(session, account_id)
+    if ehdu is not None and ehdu >= settings.ehdu_licences:
+        raise limits.ehdu_exhausted(settings.ehdu_licences)
+    if acd is not None and acd >= settings.acd_agent_licences:
+        raise limits.acd_exhausted(settings.acd_agent_licences)
 
 
 def check_mac_free(session: Session, mac: str | None, exclude_phone: str | None = None) -> None:

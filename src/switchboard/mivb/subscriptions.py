@@ -18,7 +18,7 @@ from switchboard.core.context import ServiceContext
 from switchboard.core.errors import Conflict, ErrorItem, NotFound, ServiceError, ValidationFailed
 from switchboard.core.uow import is_new_in_transaction, tx_cache
 from switchboard.core.validation import validate
-from switchboard.mivb import events, pins, rules, store
+from switchboard.mivb import events, limits, pins, rules, store
 from switchboard.mivb import settings as mivb_settings
 from switchboard.mivb.models import MivbService, ServiceCategory
 from switchboard.mivb.phone_types import PHONE_TYPES
@@ -137,6 +137,7 @@ def assign_many(ctx: ServiceContext, account_id: str, user_ids: list[str], data:
                 service = _new_service(ctx, account, user)
             if service.service_category_id != category.id:
                 apply_category(ctx, account, user, service, category, catalog)
+                limits.check(ctx.session)  # a licence short is this user's refusal
                 changed += 1
         except ServiceError as exc:
             for item in exc.errors:
@@ -147,13 +148,16 @@ def assign_many(ctx: ServiceContext, account_id: str, user_ids: list[str], data:
 
 
 def _category_for_choice(ctx: ServiceContext, account_id: str, category_id: str) -> ServiceCategory:
-    """The category, locked (once per transaction: it serialises the use of its licences)."""
+    """The category, held `FOR KEY SHARE` (once per transaction): units that choose it run
+    side by side, a change to it waits until they end (their licences are checked again
+    at commit, limits.py)."""
     cache = tx_cache(ctx.session)
     category = cache.get(("locked_category", account_id, category_id))
     if category is not None and not (inspect(category).deleted or inspect(category).was_deleted):
         return category
     category = ctx.session.scalar(select(ServiceCategory).where(
-        ServiceCategory.id == category_id, ServiceCategory.account_id == account_id).with_for_update())
+        ServiceCategory.id == category_id, ServiceCategory.account_id == account_id)
+        .with_for_update(read=True, key_share=True))
     if category is None:
         raise ValidationFailed("unknown_category", "This service category does not exist.", field="service_category")
     cache[("locked_category", account_id, category_id)] = category

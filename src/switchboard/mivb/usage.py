@@ -11,47 +11,88 @@ its counts, which are then read again."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import Select, event, func, inspect, select
 from sqlalchemy.orm import Session, object_session
 
 from switchboard.accounts.models import Account, User
-from switchboard.core.uow import adjust_count, forget_counts, tx_count
+from switchboard.core.uow import adjust_count, forget_counts, keep_until_commit, kept_until_commit, tx_cache, tx_count
 from switchboard.mivb.models import MivbService, Phone
 
 _UNKNOWN = object()
+_GROWN = "mivb:counts_grown"
 _SERVICE_FIELDS = ("account_id", "service_category_id")
 _PHONE_FIELDS = ("account_id", "type", "external_number", "acd_agent")
 
 
+def _count_query(kind: str, key: str) -> Select:
+    """What a count of `kind` counts, for a category (licence_used) or an account."""
+    if kind == "licence_used":
+        return select(func.count()).select_from(MivbService).where(MivbService.service_category_id == key)
+    if kind == "configured_users":
+        return select(func.count()).select_from(MivbService).where(
+            MivbService.account_id == key, MivbService.service_category_id.is_not(None))
+    phones = select(func.count()).select_from(Phone).where(Phone.account_id == key)
+    if kind == "devices":
+        return phones
+    phones = phones.where(Phone.type == "hot_desk")
+    if kind == "ehdu_used":
+        return phones.where(Phone.external_number.is_not(None))
+    if kind == "acd_used":
+        return phones.where(Phone.acd_agent.is_(True))
+    raise ValueError(kind)
+
+
+def _count(session: Session, kind: str, key: str) -> int:
+    return tx_count(session, (kind, key), lambda: session.scalar(_count_query(kind, key)) or 0, _settle)
+
+
+def known(session: Session, kind: str, key: str) -> int | None:
+    """The count if this transaction holds it already (read, or settled under its lock by
+    limits.py), kept current with the pending changes; None when it would have to be read:
+    the early checks of rules.py then leave it to limits.settle, which reads it anyway."""
+    if (kind, key) not in tx_cache(session).get("counts", {}):
+        return None
+    return _count(session, kind, key)
+
+
 def licence_used(session: Session, category_id: str) -> int:
     """Users who have the category (one licence each)."""
-    return tx_count(session, ("licence_used", category_id), lambda: session.scalar(
-        select(func.count()).select_from(MivbService).where(MivbService.service_category_id == category_id)) or 0, _settle)
+    return _count(session, "licence_used", category_id)
 
 
 def configured_users(session: Session, account_id: str) -> int:
-    return tx_count(session, ("configured_users", account_id), lambda: session.scalar(
-        select(func.count()).select_from(MivbService).where(
-            MivbService.account_id == account_id, MivbService.service_category_id.is_not(None))) or 0, _settle)
+    return _count(session, "configured_users", account_id)
 
 
 def devices(session: Session, account_id: str) -> int:
-    return tx_count(session, ("devices", account_id), lambda: session.scalar(
-        select(func.count()).select_from(Phone).where(Phone.account_id == account_id)) or 0, _settle)
+    return _count(session, "devices", account_id)
 
 
 def ehdu_used(session: Session, account_id: str) -> int:
-    return tx_count(session, ("ehdu_used", account_id), lambda: session.scalar(
-        select(func.count()).select_from(Phone).where(
-            Phone.account_id == account_id, Phone.type == "hot_desk", Phone.external_number.is_not(None))) or 0, _settle)
+    return _count(session, "ehdu_used", account_id)
 
 
 def acd_used(session: Session, account_id: str) -> int:
-    return tx_count(session, ("acd_used", account_id), lambda: session.scalar(
-        select(func.count()).select_from(Phone).where(
-            Phone.account_id == account_id, Phone.type == "hot_desk", Phone.acd_agent.is_(True))) or 0, _settle)
+    return _count(session, "acd_used", account_id)
+
+
+def read_afresh(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The counts of keys as the database holds them now, this transaction's flushed writes
+    included, in one statement; they replace what the transaction kept."""
+    session.flush()
+    row = session.execute(select(*(_count_query(kind, key).scalar_subquery() for kind, key in keys))).one()
+    fresh = {key: value or 0 for key, value in zip(keys, row)}
+    tx_cache(session).setdefault("counts", {}).update(fresh)
+    return fresh
+
+
+def grown(session: Session) -> set[tuple[str, str]]:
+    """The counts this transaction's flushed writes have raised (and a savepoint rolled
+    back has not taken back): what limits.py checks again before the commit."""
+    return set(kept_until_commit(session, _GROWN))
 
 
 def _settle(session: Session) -> None:
@@ -128,11 +169,15 @@ def _apply(session: Session | None, before: list | None, after: list | None) -> 
         return
     if before is None or after is None:
         forget_counts(session)
+        for key in after or ():  # what it raised cannot be told: all of it is checked again
+            keep_until_commit(session, _GROWN, key)
         return
     for key in before:
         adjust_count(session, key, -1)
     for key in after:
         adjust_count(session, key, +1)
+    for key in Counter(after) - Counter(before):
+        keep_until_commit(session, _GROWN, key)
 
 
 def _watch(model: type, fields: tuple[str, ...], keys) -> None:
@@ -141,7 +186,9 @@ def _watch(model: type, fields: tuple[str, ...], keys) -> None:
 
     @event.listens_for(model, "after_insert")
     def _inserted(_mapper, _connection, target) -> None:
-        _apply(object_session(target), [], values_keys(_now(target, fields)))
+        # A field an insert left unset went in as NULL (acd_agent as False: counted alike).
+        values = inspect(target).dict
+        _apply(object_session(target), [], keys({name: values.get(name) for name in fields}))
 
     @event.listens_for(model, "after_update")
     def _updated(_mapper, _connection, target) -> None:

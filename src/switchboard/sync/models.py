@@ -7,6 +7,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from switchboard.core.db import Base, UTCDateTime, utcnow
+from switchboard.core.uow import tx_cache
 
 JOB_STATES = ("queued", "running", "succeeded", "failed", "superseded")
 OPEN_JOB_STATES = ("queued", "running")
@@ -88,3 +89,21 @@ class PbxWaiter(Base):
     pbx: Mapped[str] = mapped_column(String(500), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100), primary_key=True)
     until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# What a unit of work wrote of a user's sync (sync.queue keeps it in core.uow.tx_cache):
+# the answer to a change shows it without reading it again.
+
+def status_key(user_id: str) -> tuple[str, str]:
+    return ("sync_status", user_id)
+
+
+def push_key(user_id: str) -> tuple[str, str]:
+    return ("push", user_id)
+
+
+def written_this_unit(session, user_id: str) -> tuple[SyncStatus | None, SyncJob | None]:
+    """The sync state and the push this unit of work wrote for the user, if it did (the
+    newest of the user's jobs is then that push)."""
+    cache = tx_cache(session)
+    return cache.get(status_key(user_id)), cache.get(push_key(user_id))

@@ -23,7 +23,7 @@ from switchboard.core.uow import is_new_in_transaction, tx_cache
 from switchboard.mivb.models import MivbService
 from switchboard.pbx.models import MivbConnection
 from switchboard.sync import status as sync_status
-from switchboard.sync.models import OPEN_JOB_STATES, SyncJob, SyncStatus
+from switchboard.sync.models import OPEN_JOB_STATES, SyncJob, SyncStatus, push_key, status_key
 
 
 def _supersede_queued_pushes(session: Session, account_id: str, user_id: str) -> None:
@@ -37,16 +37,17 @@ def _supersede_queued_pushes(session: Session, account_id: str, user_id: str) ->
 
 
 def status_of(session: Session, service: MivbService) -> SyncStatus:
-    new_user = is_new_in_transaction(session, "user", service.user_id)
-    status = tx_cache(session).get(("sync_status", service.user_id)) if new_user else None
-    if status is None and not new_user:
-        status = session.get(SyncStatus, service.user_id)
+    """The user's sync state, created when it has none; kept for the rest of the unit of
+    work (the answer shows it without reading it again)."""
+    cache = tx_cache(session)
+    status = cache.get(status_key(service.user_id))
+    if status is None and not is_new_in_transaction(session, "user", service.user_id):
+        status = session.get(SyncStatus, service.user_id)  # a new user has no other sync state
     if status is None:
         status = SyncStatus(user_id=service.user_id, account_id=service.account_id, state="pending",
                             errors=[], phones={}, updated_at=utcnow())
         session.add(status)
-        if new_user:  # a user this transaction created has no other sync state
-            tx_cache(session)[("sync_status", service.user_id)] = status
+    cache[status_key(service.user_id)] = status
     return status
 
 
@@ -58,7 +59,7 @@ def enqueue_push(session: Session, service: MivbService) -> SyncJob:
     service.desired_revision += 1
     # A push this unit of work already queued carries the whole state too: it takes the
     # new revision instead of a second job (one job per user per unit of work).
-    queued = tx_cache(session).get(("push", service.user_id))
+    queued = tx_cache(session).get(push_key(service.user_id))
     if queued is not None and queued.state == "queued" and queued.kind == "push_user":
         queued.revision, queued.pbx_key = service.desired_revision, service.pbx_key or service.user_id
         job = queued
@@ -69,7 +70,7 @@ def enqueue_push(session: Session, service: MivbService) -> SyncJob:
                       pbx_key=service.pbx_key or service.user_id, revision=service.desired_revision,
                       run_after=utcnow())
         session.add(job)
-        tx_cache(session)[("push", service.user_id)] = job
+        tx_cache(session)[push_key(service.user_id)] = job
     status = status_of(session, service)
     status.state = "pending"
     status.phones = {phone.id: {"state": "pending", "errors": (status.phones or {}).get(phone.id, {}).get("errors", [])}
@@ -81,7 +82,7 @@ def enqueue_push(session: Session, service: MivbService) -> SyncJob:
 def enqueue_remove(session: Session, account_id: str, user_id: str, pbx_key: str | None = None) -> SyncJob:
     """Queue the removal of the account's PBX user `pbx_key` (the user's, by default)."""
     _supersede_queued_pushes(session, account_id, user_id)
-    tx_cache(session).pop(("push", user_id), None)
+    tx_cache(session).pop(push_key(user_id), None)
     job = SyncJob(account_id=account_id, user_id=user_id, kind="remove_user", pbx_key=pbx_key or user_id,
                   run_after=utcnow())
     session.add(job)

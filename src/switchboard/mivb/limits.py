@@ -1,0 +1,137 @@
+"""The limits a change counts against (a category's licences, the PBX's users and devices,
+the account's EHDU and ACD agent licences) hold when many units of work add users and
+phones at once, without making them wait for each other's whole work.
+
+rules.py refuses early when the transaction already holds the count (a bulk import's
+later rows). Every count a unit raised (usage.grown) is checked as it commits (`settle`):
+under a lock per account and per category, taken in one order (accounts, then
+categories; the ranges' writes come after them), the counts are read afresh and the unit
+is refused (RefusedAtCommit, a 409 with the same codes) if one went over. The locks are
+held only from that check to the commit. Units that choose a category hold its row `FOR
+KEY SHARE` from the start: they run side by side, and a change to the category waits.
+
+A unit that applies rows in savepoints (the bulk import, the adoption, the users list's
+bulk action) checks each row at its end (`check`, without a lock), so that a row over a
+limit is refused alone. If another unit took the last licence between that check and the
+commit, the commit is refused: the job runner then applies the rows again from its last
+commit, where the row over the limit is refused alone.
+
+SQLite's single writer already serialises these units: the counts are read again, with
+no lock to take."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from switchboard.core.errors import Conflict, RefusedAtCommit
+from switchboard.core.uow import last_at_commit, tx_cache
+from switchboard.mivb import usage
+from switchboard.mivb.models import MivbSettings, ServiceCategory
+
+CAPACITY_USERS = 2500
+CAPACITY_DEVICES = 5000
+_ACCOUNT_KINDS = ("configured_users", "devices", "ehdu_used", "acd_used")
+_SETTLED = ("mivb:limits", "settled")
+_CHECKED = ("mivb:limits", "checked")
+_ADVISORY = text("SELECT pg_advisory_xact_lock(hashtextextended(n, 0)) FROM unnest(CAST(:names AS text[])) AS n")
+
+
+def licence_exhausted(category: ServiceCategory) -> Conflict:
+    return Conflict("licence_exhausted", "No licence of the category %(name)s is left (%(total)s in use).",
+                    field="service_category", name=category.name, total=category.licences)
+
+
+def users_over_capacity() -> Conflict:
+    return Conflict("capacity_users", "The PBX holds at most %(max)s users.", max=CAPACITY_USERS)
+
+
+def devices_over_capacity() -> Conflict:
+    return Conflict("capacity_devices", "The PBX holds at most %(max)s devices.", max=CAPACITY_DEVICES)
+
+
+def ehdu_exhausted(total: int) -> Conflict:
+    return Conflict("licence_exhausted", "No external hot desk (EHDU) licence is left (%(total)s in use).",
+                    field="external_phone", total=total)
+
+
+def acd_exhausted(total: int) -> Conflict:
+    return Conflict("licence_exhausted", "No ACD agent licence is left (%(total)s in use).", field="acd_agent",
+                    total=total)
+
+
+def settle(session: Session) -> None:
+    """Checks again, under their locks, the counts this transaction raised; raises
+    RefusedAtCommit with the first limit found exceeded."""
+    try:
+        _check(session, locked=True)
+    except Conflict as exc:
+        raise RefusedAtCommit(errors=exc.errors) from None
+
+
+def check(session: Session) -> None:
+    """A row's own check (bulk import, adoption, the users list's bulk action): the counts
+    the row raised, read if the transaction does not hold them yet (without a lock: none
+    is held until the commit), against their limits. The transaction then holds them, kept
+    current by its own writes: the early checks of rules.py refuse the later rows."""
+    _check(session, locked=False)
+
+
+def _check(session: Session, *, locked: bool) -> None:
+    session.flush()  # what is still pending has not told what it raises
+    done = tx_cache(session).setdefault(_SETTLED if locked else _CHECKED, set())
+    grown = usage.grown(session)
+    keys = sorted(grown - done)
+    if not keys:
+        return
+    accounts = sorted({key for kind, key in keys if kind in _ACCOUNT_KINDS})
+    category_ids = sorted({key for kind, key in keys if kind == "licence_used"})
+    if locked and session.get_bind().dialect.name == "postgresql":
+        names = [f"mivb-limits:{a}" for a in accounts] + [f"mivb-licences:{c}" for c in category_ids]
+        session.execute(_ADVISORY, {"names": names})
+    held = {key[2]: category for key, category in tx_cache(session).items()
+            if isinstance(key, tuple) and key[0] == "locked_category" and key[2] in category_ids}
+    categories = list(held.values())
+    if len(held) < len(category_ids):
+        categories += _locked(session, select(ServiceCategory).where(
+            ServiceCategory.id.in_([c for c in category_ids if c not in held])).order_by(ServiceCategory.id))
+    addons = [a for kind, a in keys if kind in ("ehdu_used", "acd_used")]
+    settings = {s.account_id: s for s in _locked(session, select(MivbSettings).where(
+        MivbSettings.account_id.in_(sorted(set(addons)))))} if addons else {}
+    if locked:
+        counts = usage.read_afresh(session, keys)
+    else:  # the counts the transaction holds, those it does not read now
+        unknown = [key for key in keys if usage.known(session, *key) is None]
+        counts = {**(usage.read_afresh(session, unknown) if unknown else {}),
+                  **{key: usage.known(session, *key) for key in keys if key not in unknown}}
+    for category in categories:
+        if counts[("licence_used", category.id)] > category.licences:
+            raise licence_exhausted(category)
+    for kind, key in keys:
+        used = counts[(kind, key)]
+        if kind == "configured_users" and used > CAPACITY_USERS:
+            raise users_over_capacity()
+        if kind == "devices" and used > CAPACITY_DEVICES:
+            raise devices_over_capacity()
+        if kind == "ehdu_used" and used > (total := _licences(settings.get(key), "ehdu_licences")):
+            raise ehdu_exhausted(total)
+        if kind == "acd_used" and used > (total := _licences(settings.get(key), "acd_agent_licences")):
+            raise acd_exhausted(total)
+    done.update(keys)
+
+
+def _locked(session: Session, query) -> list:
+    """The rows, read afresh and held `FOR KEY SHARE`: a change to them (a category's
+    licences, the account's add-on licences) waits until this transaction ends."""
+    return list(session.scalars(query.with_for_update(read=True, key_share=True)
+                                .execution_options(populate_existing=True)))
+
+
+def _licences(settings: MivbSettings | None, field: str) -> int:
+    return getattr(settings, field) if settings is not None else 0
+
+
+@last_at_commit(rank=50)
+def _settle_at_commit(session: Session) -> None:
+    settle(session)
+
