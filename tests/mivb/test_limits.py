@@ -160,10 +160,11 @@ def test_after_a_row_is_checked_the_next_rows_are_refused_early_without_a_read(e
             choose(unit, a, category_id)
             limits.check(unit)  # reads the count: 2 of 2
         category = unit.get(ServiceCategory, category_id)
-        assert unit.get(MivbService, b) is not None  # the next row's user, as the import loads it
+        next_row = unit.get(MivbService, b)  # the next row's user, as the import loads (and holds) it
         with counting_statements(unit.connection()) as statements, pytest.raises(Conflict) as refused:
             rules.check_licence(unit, category, b)
         assert refused.value.errors[0].code == "licence_exhausted" and statements == []
+        assert next_row.service_category_id is None
         unit.rollback()
     finally:
         unit.close(), other.close()
