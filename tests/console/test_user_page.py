@@ -100,3 +100,22 @@ def test_french_user_page(client, mivb_account, tenant_a, session):
     sign_in(client, tenant_a.account_admin.email)
     html = client.get(_page(m, user_id)).text
     assert "Produits et licences" in html and "Programmation de service" in html and "Téléphones" in html
+
+
+def test_a_category_without_licence_left_is_refused_with_the_form_not_after_it(client, mivb_account, tenant_a):
+    """The licences are checked again as the unit of work commits (mivb/limits.py); the
+    console form still gets its refusal in the request: the dialog again with 409, no
+    "applied" message, the category unchanged."""
+    m = mivb_account
+    for _ in range(3):  # Entry has 3 licences
+        m.new_user("Entry")
+    user_id = m.new_user()
+    assert client.post(m.user_url(user_id, "/products"), headers=m.admin, json={"product": "mivb"}).status_code == 201
+    sign_in(client, tenant_a.account_admin.email)
+    page = _page(m, user_id)
+    refused = post_form(client, page, f"{page}/mivb/service", {"service_category": m.categories["Entry"]})
+    assert refused.status_code == 409
+    assert "No licence of the category Entry is left (3 in use)." in refused.text
+    assert "Choose a service category" in refused.text  # the dialog stays open
+    html = client.get(page).text
+    assert "Service category applied" not in html and "MiVoice Business (no service assigned)" in html

@@ -10,9 +10,10 @@ is refused (RefusedAtCommit, a 409 with the same codes) if one went over. The lo
 held only from that check to the commit. Units that choose a category hold its row `FOR
 KEY SHARE` from the start: they run side by side, and a change to the category waits.
 
-A unit that applies rows in savepoints (the bulk import, the adoption, the users list's
-bulk action) checks each row at its end (`check`, without a lock), so that a row over a
-limit is refused alone. If another unit took the last licence between that check and the
+The services that raise a count (choosing a category, adding or changing a phone) and
+the units that apply rows in savepoints (the bulk import, the adoption, the users list's
+bulk action, for each row) check first (`check`, without a lock), so that a refusal comes
+with the form or the row at fault; the commit's check then only meets real races. If another unit took the last licence between that check and the
 commit, the commit is refused: the job runner then applies the rows again from its last
 commit, where the row over the limit is refused alone.
 

@@ -16,7 +16,7 @@ from switchboard.accounts.tenancy import check_version, get_account, require_acc
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import Conflict, ValidationFailed
 from switchboard.core.validation import numbers_in, validate
-from switchboard.mivb import rules, store
+from switchboard.mivb import limits, rules, store
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.mivb.phone_types import ADVANCED_FIELDS, PHONE_TYPES
 from switchboard.mivb.presenters import phone_snapshot, phone_view
@@ -33,7 +33,7 @@ from switchboard.numbering.allocation import (
     release_dn,
 )
 from switchboard.pbx.catalog import get_catalog
-from switchboard.sync.models import SyncStatus
+from switchboard.sync.models import SyncStatus, written_this_unit
 
 
 def _sip_username(session: Session, account_id: str, dn: str) -> str:
@@ -128,8 +128,13 @@ def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn 
     store.push(ctx, service)
     record(ctx, account, "create", "phone", phone.id, f"{user.email} {phone.dn}", subject=user.id,
            after=phone_snapshot(phone))
-    ctx.session.flush()
-    return phone_view(ctx, phone, ctx.session.get(SyncStatus, user_id), reveal=True)
+    limits.check(ctx.session)  # the PBX's devices, EHDU and ACD licences (again under a lock at commit)
+    return phone_view(ctx, phone, _sync_status(ctx, user_id), reveal=True)
+
+
+def _sync_status(ctx: ServiceContext, user_id: str) -> SyncStatus | None:
+    status, _ = written_this_unit(ctx.session, user_id)
+    return status if status is not None else ctx.session.get(SyncStatus, user_id)
 
 
 def list_phones(ctx: ServiceContext, account_id: str, user_id: str) -> list[dict[str, Any]]:
@@ -175,8 +180,8 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
         ctx.session.flush()
         record(ctx, account, "update", "phone", phone.id, f"{user.email} {phone.dn}", subject=user.id,
                before=before, after=after)
-    ctx.session.flush()
-    return phone_view(ctx, phone, ctx.session.get(SyncStatus, user_id))
+    limits.check(ctx.session)  # a hot desk newly taking an EHDU or ACD agent licence
+    return phone_view(ctx, phone, _sync_status(ctx, user_id))
 
 
 def _check_options(ctx: ServiceContext, account_id: str, service: MivbService, phone: Phone,
