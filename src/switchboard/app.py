@@ -31,7 +31,7 @@ from switchboard.jobs import api as jobs_api
 from switchboard.core.config import Settings, get_settings
 from switchboard.console import views as console_views
 from switchboard.console.web import (CsrfFailed, LoginRequired, login_redirect, make_templates,
-                                    method_not_allowed, render)
+                                    method_not_allowed, render, unflash)
 from switchboard.core.db import make_engine, make_session_factory
 from switchboard.core.errors import ErrorItem, NotFound, PreconditionFailed, ServiceError, Unavailable
 from switchboard.mivb import api as mivb_api
@@ -165,6 +165,7 @@ async def refusal(request: Request, exc: ServiceError) -> Response:
     if _is_api(request):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(exc.status, exc.title, exc.errors, headers)
+    unflash(request)  # refused as it committed: what the page had announced did not happen
     return render(request, "error.html", {"status": exc.status, "error": exc}, status_code=exc.status)
 
 

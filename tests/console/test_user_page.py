@@ -119,3 +119,30 @@ def test_a_category_without_licence_left_is_refused_with_the_form_not_after_it(c
     assert "Choose a service category" in refused.text  # the dialog stays open
     html = client.get(page).text
     assert "Service category applied" not in html and "MiVoice Business (no service assigned)" in html
+
+
+def test_a_form_refused_as_its_unit_commits_shows_the_refusal_and_announces_nothing(
+        client, mivb_account, tenant_a, monkeypatch):
+    """Another unit took the last licence between the form's check and its commit (the
+    commit's check, mivb/limits.py, refuses): the error page says why, and the next page
+    does not say "applied"."""
+    from switchboard.core.errors import RefusedAtCommit
+    from switchboard.mivb import limits, usage
+
+    m = mivb_account
+    user_id = m.new_user()
+    assert client.post(m.user_url(user_id, "/products"), headers=m.admin, json={"product": "mivb"}).status_code == 201
+    sign_in(client, tenant_a.account_admin.email)
+    page = _page(m, user_id)
+
+    def raced(session):
+        if usage.grown(session):
+            raise RefusedAtCommit("licence_exhausted", "No licence of the category Entry is left (3 in use).")
+
+    monkeypatch.setattr(limits, "settle", raced)
+    refused = post_form(client, page, f"{page}/mivb/service", {"service_category": m.categories["Entry"]})
+    assert refused.status_code == 409 and "No licence of the category Entry is left" in refused.text
+    assert "Service category applied" not in refused.text
+    monkeypatch.undo()
+    html = client.get(page).text
+    assert "Service category applied" not in html and "MiVoice Business (no service assigned)" in html

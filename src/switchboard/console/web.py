@@ -210,8 +210,19 @@ def language(request: Request, account: Account | AccountRef | None = None) -> s
 
 
 def flash(request: Request, message: str, **params: Any) -> None:
-    """Queue a message (a gettext id) for the next page."""
-    request.session.setdefault("flash", []).append([message, params])
+    """Queue a message (a gettext id) for the next page (taken back if the request's unit
+    of work is refused as it commits: `unflash`)."""
+    queued = request.session.setdefault("flash", [])
+    if not hasattr(request.state, "flash_mark"):
+        request.state.flash_mark = len(queued)
+    queued.append([message, params])
+
+
+def unflash(request: Request) -> None:
+    """The messages this request queued, taken back: what they announce did not happen."""
+    mark = getattr(request.state, "flash_mark", None)
+    if mark is not None and "flash" in request.session:
+        request.session["flash"] = request.session["flash"][:mark]
 
 
 _ONCE = "once:"
