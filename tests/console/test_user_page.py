@@ -146,3 +146,18 @@ def test_a_form_refused_as_its_unit_commits_shows_the_refusal_and_announces_noth
     monkeypatch.undo()
     html = client.get(page).text
     assert "Service category applied" not in html and "MiVoice Business (no service assigned)" in html
+
+
+def test_an_external_hot_desk_beyond_the_ehdu_licences_is_refused_with_the_form(client, mivb_account, tenant_a):
+    m = mivb_account  # 2 EHDU licences
+    user_id = m.new_user("Telephony")
+    for dn in range(2):
+        assert client.post(m.user_url(user_id, "/mivb/phones"), headers=m.admin, json={
+            "type": "hot_desk", "external_phone": {"number": f"+3361234567{dn}"}}).status_code == 201
+    sign_in(client, tenant_a.account_admin.email)
+    page = f"/accounts/{m.account_id}/users/{user_id}"
+    refused = post_form(client, page, f"{page}/mivb/phones", {"type": "hot_desk", "external_phone": "on",
+                                                              "external_number": "+33612345679"})
+    assert refused.status_code == 409
+    assert 'value="+33612345679"' in refused.text  # the dialog stays open, what was typed kept
+    assert "No external hot desk (EHDU) licence is left" in refused.text

@@ -231,8 +231,9 @@ class JobRunner:
                 job = fresh.get(Job, job_id)
                 job.state, job.finished_at, job.lease_until = "failed", utcnow(), None
                 kept = dict(checkpoint.committed) if checkpoint is not None else {}  # rows committed before
-                job.summary = {"counts": kept, "errors": [{"code": "internal_error",
-                                                           "message": f"The job could not run: {exc}"}]}
+                errors = [e.as_stored() for e in exc.errors] if isinstance(exc, RefusedAtCommit) else [
+                    {"code": "internal_error", "message": f"The job could not run: {exc}"}]
+                job.summary = {"counts": kept, "errors": errors}
 
     @staticmethod
     def _actor(session: Session, job: Job) -> Actor:

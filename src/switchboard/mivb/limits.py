@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core.errors import Conflict, RefusedAtCommit
 from switchboard.core.uow import last_at_commit, tx_cache
+from switchboard.mivb import settings as mivb_settings
 from switchboard.mivb import usage
 from switchboard.mivb.models import MivbSettings, ServiceCategory
 
@@ -34,7 +35,6 @@ CAPACITY_USERS = 2500
 CAPACITY_DEVICES = 5000
 _ACCOUNT_KINDS = ("configured_users", "devices", "ehdu_used", "acd_used")
 _SETTLED = ("mivb:limits", "settled")
-_CHECKED = ("mivb:limits", "checked")
 _ADVISORY = text("SELECT pg_advisory_xact_lock(hashtextextended(n, 0)) FROM unnest(CAST(:names AS text[])) AS n")
 
 
@@ -80,31 +80,38 @@ def check(session: Session) -> None:
 
 def _check(session: Session, *, locked: bool) -> None:
     session.flush()  # what is still pending has not told what it raises
-    done = tx_cache(session).setdefault(_SETTLED if locked else _CHECKED, set())
     grown = usage.grown(session)
-    keys = sorted(grown - done)
+    if locked:  # each count once, then held under its lock until the commit
+        settled = tx_cache(session).setdefault(_SETTLED, set())
+        keys = sorted(grown - settled)
+        settled.update(keys)
+    else:  # every count a row raised, each read once: a later row may take more than one licence
+        keys = sorted(grown)
     if not keys:
         return
     accounts = sorted({key for kind, key in keys if kind in _ACCOUNT_KINDS})
     category_ids = sorted({key for kind, key in keys if kind == "licence_used"})
-    if locked and session.get_bind().dialect.name == "postgresql":
-        names = [f"mivb-limits:{a}" for a in accounts] + [f"mivb-licences:{c}" for c in category_ids]
-        session.execute(_ADVISORY, {"names": names})
+    addons = sorted({a for kind, a in keys if kind in ("ehdu_used", "acd_used")})
     held = {key[2]: category for key, category in tx_cache(session).items()
             if isinstance(key, tuple) and key[0] == "locked_category" and key[2] in category_ids}
-    categories = list(held.values())
-    if len(held) < len(category_ids):
-        categories += _locked(session, select(ServiceCategory).where(
-            ServiceCategory.id.in_([c for c in category_ids if c not in held])).order_by(ServiceCategory.id))
-    addons = [a for kind, a in keys if kind in ("ehdu_used", "acd_used")]
-    settings = {s.account_id: s for s in _locked(session, select(MivbSettings).where(
-        MivbSettings.account_id.in_(sorted(set(addons)))))} if addons else {}
     if locked:
+        if session.get_bind().dialect.name == "postgresql":
+            names = [f"mivb-limits:{a}" for a in accounts] + [f"mivb-licences:{c}" for c in category_ids]
+            session.execute(_ADVISORY, {"names": names})
+        categories = list(held.values())
+        if len(held) < len(category_ids):
+            categories += _locked(session, select(ServiceCategory).where(
+                ServiceCategory.id.in_([c for c in category_ids if c not in held])).order_by(ServiceCategory.id))
+        settings = {s.account_id: s for s in _locked(session, select(MivbSettings).where(
+            MivbSettings.account_id.in_(addons)))} if addons else {}
         counts = usage.read_afresh(session, keys)
-    else:  # the counts the transaction holds, those it does not read now
+    else:  # what the transaction holds; the counts it does not hold yet, read in one statement
+        categories = [held.get(c) or session.get(ServiceCategory, c) for c in category_ids]
+        categories = [c for c in categories if c is not None]
+        settings = {a: mivb_settings.load(session, a) for a in addons}
         unknown = [key for key in keys if usage.known(session, *key) is None]
-        counts = {**(usage.read_afresh(session, unknown) if unknown else {}),
-                  **{key: usage.known(session, *key) for key in keys if key not in unknown}}
+        counts = usage.read_afresh(session, unknown) if unknown else {}
+        counts.update({key: usage.known(session, *key) for key in keys if key not in counts})
     for category in categories:
         if counts[("licence_used", category.id)] > category.licences:
             raise licence_exhausted(category)
@@ -118,7 +125,6 @@ def _check(session: Session, *, locked: bool) -> None:
             raise ehdu_exhausted(total)
         if kind == "acd_used" and used > (total := _licences(settings.get(key), "acd_agent_licences")):
             raise acd_exhausted(total)
-    done.update(keys)
 
 
 def _locked(session: Session, query) -> list:

@@ -158,7 +158,7 @@ def _category_for_choice(ctx: ServiceContext, account_id: str, category_id: str)
         return category
     category = ctx.session.scalar(select(ServiceCategory).where(
         ServiceCategory.id == category_id, ServiceCategory.account_id == account_id)
-        .with_for_update(read=True, key_share=True))
+        .with_for_update(read=True, key_share=True).execution_options(populate_existing=True))  # as locked
     if category is None:
         raise ValidationFailed("unknown_category", "This service category does not exist.", field="service_category")
     cache[("locked_category", account_id, category_id)] = category
