@@ -64,6 +64,7 @@ def run(ctx: ServiceContext, job: Job, progress: Progress, _checkpoint: Checkpoi
     in one unit of work (a rerun reads the PBX again: it cannot resume after a row)."""
     request = json.loads(jobs.input_text(ctx, job))
     wanted = set(request["keys"]) if request.get("keys") is not None else None
+    limits.applying_rows(ctx.session)  # each row checked, the locks taken only as it commits
     reading = read(ctx, job.account_id, keys=wanted, categories=request.get("categories") or {})
     found = {c.key for c in reading.candidates}
     account = require_account_admin(ctx, job.account_id)

@@ -77,6 +77,7 @@ class Importer:
     """Applies the rows of one file to one account (the caller's unit of work)."""
 
     def __init__(self, ctx: ServiceContext, account_id: str, csv_file: CsvFile) -> None:
+        limits.applying_rows(ctx.session)  # each row checked, the locks taken only as it commits
         self.ctx = ctx
         self.account = require_account_admin(ctx, account_id)
         self.file = csv_file

@@ -10,10 +10,12 @@ is refused (RefusedAtCommit, a 409 with the same codes) if one went over. The lo
 held only from that check to the commit. Units that choose a category hold its row `FOR
 KEY SHARE` from the start: they run side by side, and a change to the category waits.
 
-The services that raise a count (choosing a category, adding or changing a phone) and
-the units that apply rows in savepoints (the bulk import, the adoption, the users list's
-bulk action, for each row) check first (`check`, without a lock), so that a refusal comes
-with the form or the row at fault; the commit's check then only meets real races. If another unit took the last licence between that check and the
+The services that raise a count (choosing a category, adding or changing a phone) settle
+before they return (`before_answer`): the request's unit of work ends right after, so the
+locks are held only for its last steps and a refusal comes with the form. Units that
+apply rows in savepoints (the bulk import, the adoption, and the users list's bulk action
+for each user) only check each row (`check`, without a lock), so that a row over a limit
+is refused alone; their commit settles, and meets only real races. If another unit took the last licence between that check and the
 commit, the commit is refused: the job runner then applies the rows again from its last
 commit, where the row over the limit is refused alone.
 
@@ -35,6 +37,7 @@ CAPACITY_USERS = 2500
 CAPACITY_DEVICES = 5000
 _ACCOUNT_KINDS = ("configured_users", "devices", "ehdu_used", "acd_used")
 _SETTLED = ("mivb:limits", "settled")
+_ROWS = "mivb:limits:applying_rows"
 _ADVISORY = text("SELECT pg_advisory_xact_lock(hashtextextended(n, 0)) FROM unnest(CAST(:names AS text[])) AS n")
 
 
@@ -68,6 +71,23 @@ def settle(session: Session) -> None:
         _check(session, locked=True)
     except Conflict as exc:
         raise RefusedAtCommit(errors=exc.errors) from None
+
+
+def applying_rows(session: Session) -> None:
+    """The session applies rows, each in its savepoint, and commits now and then (the bulk
+    import, the adoption): `before_answer` only checks, without a lock, and the commit
+    settles. Holds for the session's life."""
+    session.info[_ROWS] = True
+
+
+def before_answer(session: Session) -> None:
+    """What a service that raised a count does before it returns. A request's unit ends
+    right after: its counts are settled now, under their locks (a refusal comes with the
+    form; the commit has nothing left to read). A session applying rows only checks."""
+    if session.info.get(_ROWS):
+        check(session)
+    else:
+        settle(session)
 
 
 def check(session: Session) -> None:

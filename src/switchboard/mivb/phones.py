@@ -128,7 +128,7 @@ def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn 
     store.push(ctx, service)
     record(ctx, account, "create", "phone", phone.id, f"{user.email} {phone.dn}", subject=user.id,
            after=phone_snapshot(phone))
-    limits.check(ctx.session)  # the PBX's devices, EHDU and ACD licences (again under a lock at commit)
+    limits.before_answer(ctx.session)  # the PBX's devices, EHDU and ACD licences
     return phone_view(ctx, phone, _sync_status(ctx, user_id), reveal=True)
 
 
@@ -180,7 +180,7 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
         ctx.session.flush()
         record(ctx, account, "update", "phone", phone.id, f"{user.email} {phone.dn}", subject=user.id,
                before=before, after=after)
-    limits.check(ctx.session)  # a hot desk newly taking an EHDU or ACD agent licence
+    limits.before_answer(ctx.session)  # a hot desk newly taking an EHDU or ACD agent licence
     return phone_view(ctx, phone, _sync_status(ctx, user_id))
 
 

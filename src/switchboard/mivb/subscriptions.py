@@ -113,7 +113,7 @@ def choose_category(ctx: ServiceContext, account_id: str, user_id: str, data: Se
     check_version(service, expected_version)
     category = _category_for_choice(ctx, account_id, data.service_category)
     apply_category(ctx, account, user, service, category, catalog)
-    limits.check(ctx.session)  # refused here, with the form, rather than at commit (where it is checked again)
+    limits.before_answer(ctx.session)
     if not view:  # a bulk import: what is left (the change log) goes with its next flush
         return None
     ctx.session.flush()
