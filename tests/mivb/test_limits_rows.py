@@ -46,6 +46,15 @@ def _candidate(session: Session, category_id: str, key: str, dns: list[str]) -> 
                      category=session.get(ServiceCategory, category_id))
 
 
+def _adopt_two_rows(ctx: ServiceContext, account_id: str, category_id: str, tag: str):
+    """Adopts (in the unit of ctx, not committed) a user with one external hot desk, then
+    one with two."""
+    account = ctx.session.get(Account, account_id)
+    first = adoption._adopt_row(ctx, account, _candidate(ctx.session, category_id, f"{tag}1", ["3001"]), 1)
+    second = adoption._adopt_row(ctx, account, _candidate(ctx.session, category_id, f"{tag}2", ["3002", "3003"]), 2)
+    return first, second
+
+
 # ---------------------------------------------------------------- adoption: a row over a limit is refused alone
 
 def test_adoption_row_taking_two_ehdu_licences_is_refused_alone(engine):
@@ -54,9 +63,7 @@ def test_adoption_row_taking_two_ehdu_licences_is_refused_alone(engine):
     account_id, category_id, _ = world(engine, licences=5, ehdu=2)
     ctx = ServiceContext(session=Session(engine), actor=Actor.system("t"), runtime=RUNTIME)
     try:
-        account = ctx.session.get(Account, account_id)
-        first = adoption._adopt_row(ctx, account, _candidate(ctx.session, category_id, "k1", ["3001"]), 1)
-        second = adoption._adopt_row(ctx, account, _candidate(ctx.session, category_id, "k2", ["3002", "3003"]), 2)
+        first, second = _adopt_two_rows(ctx, account_id, category_id, "k")
         assert first.status == "adopted"
         assert second.status == "failed", "row 2 was adopted with 3 EHDU of 2"
         ctx.session.commit()
@@ -215,9 +222,7 @@ def test_adoption_rows_after_the_first_are_checked_against_the_device_capacity(e
     monkeypatch.setattr(limits, "CAPACITY_DEVICES", already + 2)
     ctx = ServiceContext(session=Session(engine), actor=Actor.system("t"), runtime=RUNTIME)
     try:
-        account = ctx.session.get(Account, account_id)
-        first = adoption._adopt_row(ctx, account, _candidate(ctx.session, category_id, "d1", ["3201"]), 1)
-        second = adoption._adopt_row(ctx, account, _candidate(ctx.session, category_id, "d2", ["3202", "3203"]), 2)
+        first, second = _adopt_two_rows(ctx, account_id, category_id, "d")
         assert first.status == "adopted"
         assert second.status == "failed", "row 2 adopted: 3 devices of 2"
     finally:
