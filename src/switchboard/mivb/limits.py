@@ -15,9 +15,9 @@ before they return (`before_answer`): the request's unit of work ends right afte
 locks are held only for its last steps and a refusal comes with the form. Units that
 apply rows in savepoints (the bulk import, the adoption, and the users list's bulk action
 for each user) only check each row (`check`, without a lock), so that a row over a limit
-is refused alone; their commit settles, and meets only real races. If another unit took the last licence between that check and the
-commit, the commit is refused: the job runner then applies the rows again from its last
-commit, where the row over the limit is refused alone.
+is refused alone; their commit settles, and meets only real races: if another unit took
+the last licence between a row's check and the commit, the commit is refused, and the job
+runner applies the rows again from its last commit, where that row is refused alone.
 
 SQLite's single writer already serialises these units: the counts are read again, with
 no lock to take."""

@@ -170,14 +170,23 @@ def _apply(session: Session | None, before: list | None, after: list | None) -> 
     if before is None or after is None:
         forget_counts(session)
         for key in after or ():  # what it raised cannot be told: all of it is checked again
-            keep_until_commit(session, _GROWN, key)
+            _grew(session, key)
         return
     for key in before:
         adjust_count(session, key, -1)
     for key in after:
         adjust_count(session, key, +1)
     for key in Counter(after) - Counter(before):
+        _grew(session, key)
+
+
+def _grew(session: Session, key: tuple[str, str]) -> None:
+    """Keeps that the transaction raised the count, once: what a savepoint rolled back took
+    back goes with it (core.uow), and tx_cache, which says it is kept, is then forgotten."""
+    kept = tx_cache(session).setdefault(_GROWN, set())
+    if key not in kept:
         keep_until_commit(session, _GROWN, key)
+        kept.add(key)
 
 
 def _watch(model: type, fields: tuple[str, ...], keys) -> None:
