@@ -57,7 +57,7 @@ def refused(data) -> list[tuple[str, str, str, dict]]:
     ({"name": "a", "count": 0}, [("too_small", "count", "Must be greater than %(gt)s.", {"gt": 0})]),
     ({"name": "a", "count": 10}, [("too_large", "count", "Must be less than %(lt)s.", {"lt": 10})]),
     ({"name": "a", "flag": "maybe"}, [("invalid_boolean", "flag", "Must be true or false.", {})]),
-    ({"name": "a", "kind": "c"}, [("invalid_choice", "kind", "Must be one of: %(expected)s.", {"expected": "'a' or 'b'"})]),
+    ({"name": "a", "kind": "c"}, [("invalid_choice", "kind", "Must be one of: %(expected)s.", {"expected": "'a', 'b'"})]),
     ({"name": "a", "extra": 1}, [("unknown_field", "extra", "Unknown field.", {})]),
     ({"name": "a", "inner": {"n": 0}}, [("too_small", "inner.n", "Must be at least %(ge)s.", {"ge": 1})]),
     ({"name": "a", "inner": {"n": 6}}, [("too_large", "inner.n", "Must be at most %(le)s.", {"le": 5})]),

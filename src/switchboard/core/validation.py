@@ -239,6 +239,9 @@ def items_from_pydantic(errors: list[dict[str, Any]]) -> list[ErrorItem]:
             message = str((err.get("ctx") or {}).get("error") or err.get("msg", "Invalid value."))
             message = message.removeprefix("Value error, ").replace("%", "%%")
             params = {}
+        if code == "invalid_choice" and isinstance(params.get("expected"), str):
+            # pydantic joins the last two choices with the English "or": a plain list reads in any language
+            params["expected"] = params["expected"].replace("' or '", "', '")
         if err["type"] == "string_too_short" and params.get("min_length") == 1:
             code, message, params = "required", "This field is required.", {}
         if err["type"] == "value_error" and "email" in str(err.get("msg", "")).lower():
