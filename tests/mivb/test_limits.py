@@ -222,3 +222,19 @@ def test_a_unit_that_only_gives_back_is_not_checked(engine):
         session.get(MivbService, a).service_category_id = None
         session.commit()
     assert used(engine, category_id) == 1
+
+
+def test_a_change_whose_other_fields_are_not_loaded_is_still_checked(engine):
+    """A phone's type not loaded when its external number is set: what the change raises
+    cannot be told, so every count it could raise is checked as it commits."""
+    account_id, _, (a, _, _) = world(engine, ehdu=0)
+    with Session(engine) as session:
+        session.add(Phone(account_id=account_id, user_id=a, type="hot_desk", dn="2001"))
+        session.commit()
+    with Session(engine) as session:
+        phone = session.query(Phone).filter_by(account_id=account_id).one()
+        session.expire(phone, ["type", "acd_agent"])
+        phone.external_number = "+33612345678"
+        with pytest.raises(RefusedAtCommit) as refused:
+            session.commit()
+        assert [(e.code, e.field) for e in refused.value.errors] == [("licence_exhausted", "external_phone")]

@@ -24,6 +24,8 @@ from switchboard.mivb.models import MivbService, Phone
 _UNKNOWN = object()
 _GROWN = "mivb:counts_grown"
 _SERVICE_FIELDS = ("account_id", "service_category_id")
+# A phone's field not loaded, taken at its most counted (a hot desk with both add-ons).
+_ANY_VALUE = {"type": "hot_desk", "external_number": "unknown", "acd_agent": True}
 _PHONE_FIELDS = ("account_id", "type", "external_number", "acd_agent")
 
 
@@ -164,12 +166,12 @@ def _before(target: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
     return out
 
 
-def _apply(session: Session | None, before: list | None, after: list | None) -> None:
+def _apply(session: Session | None, before: list | None, after: list | None, *, possible: list = ()) -> None:
     if session is None:
         return
     if before is None or after is None:
         forget_counts(session)
-        for key in after or ():  # what it raised cannot be told: all of it is checked again
+        for key in after if after is not None else possible:  # what it raised cannot be told: all is checked
             _grew(session, key)
         return
     for key in before:
@@ -204,7 +206,12 @@ def _watch(model: type, fields: tuple[str, ...], keys) -> None:
         state = inspect(target)
         if not any(state.attrs[name].history.has_changes() for name in fields):
             return
-        _apply(object_session(target), values_keys(_before(target, fields)), values_keys(_now(target, fields)))
+        now = _now(target, fields)
+        if now is None and "account_id" in state.dict:  # a field not loaded: every count it could raise
+            possible = keys({name: state.dict.get(name, _ANY_VALUE.get(name)) for name in fields})
+            _apply(object_session(target), None, None, possible=possible)
+            return
+        _apply(object_session(target), values_keys(_before(target, fields)), values_keys(now))
 
     @event.listens_for(model, "after_delete")
     def _deleted(_mapper, _connection, target) -> None:
