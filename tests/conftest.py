@@ -9,6 +9,7 @@ import os
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from switchboard import wiring
@@ -132,3 +133,14 @@ def sim_api(sim):
         client.delete("/_sim/faults").raise_for_status()
         yield client
         client.delete("/_sim/faults")
+
+
+@pytest.fixture(scope="module")
+def committed_engine(backend, tmp_path_factory):
+    """For tests of several transactions at once: a database of their own (module-wide),
+    where each session commits for real."""
+    with temporary_database(backend, tmp_path_factory.mktemp("committed")) as url:
+        upgrade(url)
+        engine = create_engine(url, **({"pool_size": 6, "max_overflow": 0} if backend == "postgresql" else {}))
+        yield engine
+        engine.dispose()

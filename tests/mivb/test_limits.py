@@ -8,31 +8,25 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from switchboard.core.errors import Conflict, RefusedAtCommit
-from switchboard.migrations import upgrade
 from switchboard.mivb import categories, limits, rules, usage
 from switchboard.mivb.models import MivbService, MivbSettings, Phone, ServiceCategory
 from switchboard.mivb.subscriptions import _category_for_choice
-from switchboard.testing.databases import temporary_database
 from tests.factories import make_tenant, make_user, system_ctx
 from tests.statements import counting_statements
 
 _worlds = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def engine(backend, tmp_path_factory):
+@pytest.fixture
+def engine(backend, committed_engine):
     if backend != "postgresql":
         pytest.skip("units of work at the same time need PostgreSQL (SQLite has a single writer)")
-    with temporary_database(backend, tmp_path_factory.mktemp("limits")) as url:
-        upgrade(url)
-        engine = create_engine(url, pool_size=4, max_overflow=0)
-        yield engine
-        engine.dispose()
+    return committed_engine
 
 
 def world(engine, *, licences: int = 1, users: int = 3, ehdu: int = 0) -> tuple[str, str, list[str]]:

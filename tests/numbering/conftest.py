@@ -6,16 +6,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.accounts.models import Account
-from switchboard.migrations import upgrade
 from switchboard.mivb.models import MivbService, Phone
 from switchboard.mivb.store import release_numbers
 from switchboard.numbering import service as numbering
 from switchboard.numbering.models import DidRange, DnRange, PbxReservedDn
-from switchboard.testing.databases import temporary_database
 from tests.factories import make_tenant, make_user, system_ctx
 
 _macs = itertools.count(1)
@@ -62,19 +60,9 @@ def phone_holder(session, tenant_a) -> MivbService:
 
 
 # ---------------------------------------------------------------- committed transactions
-# For tests of several transactions at once: a database of their own (module-wide), where
-# each session commits for real.
+# For tests of several transactions at once (committed_engine, tests/conftest.py).
 
 _worlds = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def committed_engine(backend, tmp_path_factory):
-    with temporary_database(backend, tmp_path_factory.mktemp("committed")) as url:
-        upgrade(url)
-        engine = create_engine(url, **({"pool_size": 6, "max_overflow": 0} if backend == "postgresql" else {}))
-        yield engine
-        engine.dispose()
 
 
 def committed_world(engine, *spans: tuple[str, str]) -> tuple[str, list[str], str]:

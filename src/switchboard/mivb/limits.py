@@ -112,9 +112,9 @@ def _check(session: Session, *, locked: bool) -> None:
     accounts = sorted({key for kind, key in keys if kind in _ACCOUNT_KINDS})
     category_ids = sorted({key for kind, key in keys if kind == "licence_used"})
     addons = sorted({a for kind, a in keys if kind in ("ehdu_used", "acd_used")})
-    held = {key[2]: category for key, category in tx_cache(session).items()
-            if isinstance(key, tuple) and key[0] == "locked_category" and key[2] in category_ids}
     if locked:
+        held = {key[2]: category for key, category in tx_cache(session).items()
+                if isinstance(key, tuple) and key[0] == "locked_category" and key[2] in category_ids}
         if session.get_bind().dialect.name == "postgresql":
             names = [f"mivb-limits:{a}" for a in accounts] + [f"mivb-licences:{c}" for c in category_ids]
             session.execute(_ADVISORY, {"names": names})
@@ -126,8 +126,7 @@ def _check(session: Session, *, locked: bool) -> None:
             MivbSettings.account_id.in_(addons)))} if addons else {}
         counts = usage.read_afresh(session, keys)
     else:  # what the transaction holds; the counts it does not hold yet, read in one statement
-        categories = [held.get(c) or session.get(ServiceCategory, c) for c in category_ids]
-        categories = [c for c in categories if c is not None]
+        categories = [c for c in (session.get(ServiceCategory, i) for i in category_ids) if c is not None]
         settings = {a: mivb_settings.load(session, a) for a in addons}
         unknown = [key for key in keys if usage.known(session, *key) is None]
         counts = usage.read_afresh(session, unknown) if unknown else {}

@@ -19,7 +19,7 @@ from switchboard.core.validation import numbers_in, validate
 from switchboard.mivb import limits, rules, store
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
 from switchboard.mivb.phone_types import ADVANCED_FIELDS, PHONE_TYPES
-from switchboard.mivb.presenters import phone_snapshot, phone_view
+from switchboard.mivb.presenters import phone_snapshot, phone_view, sync_status_of
 from switchboard.mivb.schemas import PhoneIn, PhonePatch
 from switchboard.mivb.settings import record
 from switchboard.numbering.allocation import (
@@ -33,7 +33,7 @@ from switchboard.numbering.allocation import (
     release_dn,
 )
 from switchboard.pbx.catalog import get_catalog
-from switchboard.sync.models import SyncStatus, written_this_unit
+from switchboard.sync.models import SyncStatus
 
 
 def _sip_username(session: Session, account_id: str, dn: str) -> str:
@@ -129,12 +129,8 @@ def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn 
     record(ctx, account, "create", "phone", phone.id, f"{user.email} {phone.dn}", subject=user.id,
            after=phone_snapshot(phone))
     limits.before_answer(ctx.session)  # the PBX's devices, EHDU and ACD licences
-    return phone_view(ctx, phone, _sync_status(ctx, user_id), reveal=True)
+    return phone_view(ctx, phone, sync_status_of(ctx.session, user_id), reveal=True)
 
-
-def _sync_status(ctx: ServiceContext, user_id: str) -> SyncStatus | None:
-    status, _ = written_this_unit(ctx.session, user_id)
-    return status if status is not None else ctx.session.get(SyncStatus, user_id)
 
 
 def list_phones(ctx: ServiceContext, account_id: str, user_id: str) -> list[dict[str, Any]]:
@@ -181,7 +177,7 @@ def update_phone(ctx: ServiceContext, account_id: str, user_id: str, phone_id: s
         record(ctx, account, "update", "phone", phone.id, f"{user.email} {phone.dn}", subject=user.id,
                before=before, after=after)
     limits.before_answer(ctx.session)  # a hot desk newly taking an EHDU or ACD agent licence
-    return phone_view(ctx, phone, _sync_status(ctx, user_id))
+    return phone_view(ctx, phone, sync_status_of(ctx.session, user_id))
 
 
 def _check_options(ctx: ServiceContext, account_id: str, service: MivbService, phone: Phone,

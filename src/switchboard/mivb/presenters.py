@@ -44,11 +44,16 @@ def _waiting_job(session: Session, account_id: str, user_id: str) -> SyncJob | N
                               SyncJob.state.in_(("queued", "running"))).order_by(SyncJob.id.desc()).limit(1))
 
 
+def sync_status_of(session: Session, user_id: str) -> SyncStatus | None:
+    """The user's sync state: the one this unit of work wrote, else the stored one."""
+    status, _ = written_this_unit(session, user_id)
+    return status if status is not None else session.get(SyncStatus, user_id)
+
+
 def user_sync(session: Session, service: MivbService) -> dict[str, Any]:
     """The `sync` part of a user's MiVB configuration."""
-    status, job = written_this_unit(session, service.user_id)
-    if status is None:
-        status = session.get(SyncStatus, service.user_id)
+    status = sync_status_of(session, service.user_id)
+    _, job = written_this_unit(session, service.user_id)
     if job is None or job.state not in ("queued", "running"):
         job = _waiting_job(session, service.account_id, service.user_id)
     return {
