@@ -46,6 +46,32 @@ def test_two_workers_share_the_places_of_a_pbx(committed_factory):
     assert holders == Counter(second=4)
 
 
+def test_a_place_is_given_back_only_once_its_call_has_ended(committed_factory):
+    """A worker above its share keeps the places its calls in flight still use: given back
+    at once, the other worker pushed in them while the calls were still at the PBX (figure 2
+    saw 6 requests at once at one PBX whose limit is 4)."""
+    pbx = "http://places-f.invalid"
+    first, second = Places("first", 4, LEASE), Places("second", 4, LEASE)
+
+    def adjust(places: Places, wanted: dict[str, int], in_flight: int) -> dict[str, int]:
+        with unit_of_work(committed_factory) as session:
+            return places.adjust(session, wanted, utcnow(), {pbx: in_flight})
+
+    def holders() -> Counter:
+        with unit_of_work(committed_factory) as session:
+            return Counter(session.scalars(select(PbxSlot.holder).where(PbxSlot.pbx == pbx, PbxSlot.holder.is_not(None))))
+
+    assert adjust(first, {pbx: 4}, 0) == {pbx: 4}
+    assert adjust(second, {pbx: 4}, 0) == {}  # it waits
+    assert adjust(first, {pbx: 4}, 4) == {pbx: 2}  # its share is 2: no new call above it...
+    assert holders() == Counter(first=4)  # ...but its 4 calls still at the PBX keep their places
+    assert adjust(second, {pbx: 4}, 0) == {}  # nothing free: it still waits
+    assert adjust(first, {pbx: 4}, 3) == {pbx: 2} and holders() == Counter(first=3)  # one call ended
+    assert adjust(first, {pbx: 4}, 1) == {pbx: 2} and holders() == Counter(first=2)  # never under its share
+    assert adjust(second, {pbx: 4}, 0) == {pbx: 2}
+    assert holders() == Counter(first=2, second=2)
+
+
 def test_a_worker_takes_no_more_places_than_it_asks_for(committed_factory):
     pbx = "http://places-d.invalid"
     one, two = Places("one", 4, LEASE), Places("two", 4, LEASE)

@@ -48,12 +48,16 @@ class Places:
     known: set[str] = field(default_factory=set)  # PBXs whose rows exist
     asked: bool = False  # it asked for places since it last gave all back (it may be waiting)
 
-    def adjust(self, session: Session, wanted: dict[str, int], now: datetime) -> dict[str, int]:
+    def adjust(self, session: Session, wanted: dict[str, int], now: datetime,
+               in_flight: dict[str, int] | None = None) -> dict[str, int]:
         """Holds min(wanted, limit, fair share) places at each PBX of `wanted` as far as
         free places allow, gives back the places at PBXs wanted 0 (or not named and not
         held) and those above the fair share, renews the lease of every place kept. The
         fair share: the limit divided among the workers that hold places at the PBX or
-        wait for some (rounded up). Returns the places now held, PBX by PBX."""
+        wait for some (rounded up). A place a call `in_flight` still uses is kept (and
+        renewed) until a later adjust, after the call has ended: given back at once,
+        another worker would push in its place while the call is still at the PBX.
+        Returns the places the worker may start calls in, PBX by PBX."""
         pbxs = sorted(set(wanted) | set(self.held))
         if not pbxs:
             return {}
@@ -70,6 +74,7 @@ class Places:
         for waiter in session.scalars(select(PbxWaiter).where(PbxWaiter.pbx.in_(pbxs))):
             waiters.setdefault(waiter.pbx, {})[waiter.holder] = waiter
         held: dict[str, int] = {}
+        usable: dict[str, int] = {}
         until = now + self.lease
         for pbx in pbxs:
             places = by_pbx.get(pbx, [])
@@ -80,19 +85,22 @@ class Places:
             want = max(0, min(wanted.get(pbx, 0), self.limit, share))
             mine = [p for p in places if p.holder == self.holder]
             free = [p for p in places if p.holder is None or (p.holder != self.holder and p not in live)]
-            for place in mine[want:]:
+            kept = max(want, min(len(mine), (in_flight or {}).get(pbx, 0)))  # calls still at the PBX
+            for place in mine[kept:]:
                 place.holder, place.lease_until = None, None
-            keep = mine[:want] + free[:max(0, want - len(mine))]
+            keep = mine[:kept] + free[:max(0, want - len(mine))]
             for place in keep:
                 place.holder, place.lease_until = self.holder, until
             if keep:
                 held[pbx] = len(keep)
+            if min(len(keep), want):
+                usable[pbx] = min(len(keep), want)
             self._wait(session, pbx, waiters.get(pbx, {}), len(keep) < want or (not keep and wanted.get(pbx, 0) > 0),
                        now)
         session.flush()
         self.known.update(new)
         self.held = held
-        return dict(held)
+        return usable
 
     def _wait(self, session: Session, pbx: str, waiters: dict[str, PbxWaiter], waiting: bool, now: datetime) -> None:
         """Says (or stops saying) that this worker waits for places at `pbx`; forgets the

@@ -192,7 +192,8 @@ class Worker:
         if wanted is None:
             return
         with self.session_factory() as session:
-            held = self.places.adjust(session, wanted, utcnow())
+            held = self.places.adjust(session, wanted, utcnow(),
+                                      {pbx: self.pool.in_flight(pbx) for pbx in set(wanted) | set(self.places.held)})
             session.commit()
         for pbx in self.balancer.apply(held, time.monotonic()):
             self._give_back(self.pool.take_back_waiting(pbx))
