@@ -191,7 +191,7 @@ def run(
 
 @app.command()
 def worker(
-    threads: int = typer.Option(16, min=1, max=256, help="Jobs pushed in parallel by this process (to all PBXs)."),
+    threads: int = typer.Option(32, min=1, max=256, help="Jobs pushed in parallel by this process (to all PBXs)."),
     per_pbx: Optional[int] = typer.Option(None, "--per-pbx", min=1, max=64,
                                           help="Most pushes in flight to any one PBX (default "
                                                "SWITCHBOARD_SYNC_MAX_IN_FLIGHT_PER_PBX or 4)."),
