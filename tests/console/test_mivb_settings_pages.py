@@ -252,7 +252,7 @@ def test_categories_add_edit_delete_and_refusals(client, mivb_account, tenant_a)
     assert below.status_code == 409
     section = _section(below.text, "categories")
     assert f'id="error-category-{entry}-licences"' in section
-    assert "2 users have this category: the licence count cannot go below that." in section
+    assert "Users with this category: 2. The licence count cannot go below that." in section
     card = section[section.index(f'id="category-{entry}"'):]
     assert '<details class="edit" open>' in card[:card.index("</article>")]  # the refused form stays open
     assert 'value="1"' in card[:card.index("</article>")]
@@ -260,7 +260,7 @@ def test_categories_add_edit_delete_and_refusals(client, mivb_account, tenant_a)
     in_use = post_form(client, page, f"{page}/categories/{entry}/delete", {"version": "2"})
     assert in_use.status_code == 409
     assert f'id="error-category-{entry}-delete"' in in_use.text
-    assert "2 users have this category: give them another one first." in in_use.text
+    assert "Users with this category: 2. Give them another one first." in in_use.text
 
     deleted = post_form(client, page, f"{page}/categories/{gold['id']}/delete", {"version": str(gold["version"])})
     assert deleted.status_code == 303 and "Service category deleted." in client.get(page).text

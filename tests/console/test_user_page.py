@@ -102,6 +102,23 @@ def test_french_user_page(client, mivb_account, tenant_a, session):
     assert "Produits et licences" in html and "Programmation de service" in html and "Téléphones" in html
 
 
+def test_a_licence_refusal_reads_right_in_french_whatever_the_count(client, mivb_account, tenant_a):
+    """"(1 utilisées)" read wrong in French: the count now follows a colon."""
+    m = mivb_account
+    assert client.patch(m.url(f"/mivb/service-categories/{m.categories['Entry']}"), headers=m.partner,
+                        json={"licences": 1}).status_code == 200
+    m.new_user("Entry")
+    user_id = m.new_user()
+    assert client.post(m.user_url(user_id, "/products"), headers=m.admin, json={"product": "mivb"}).status_code == 201
+    sign_in(client, tenant_a.account_admin.email)
+    client.headers.update({"Accept-Language": "fr-FR,fr;q=0.9"})
+    page = _page(m, user_id)
+    refused = post_form(client, page, f"{page}/mivb/service", {"service_category": m.categories["Entry"]})
+    assert refused.status_code == 409
+    assert "Il ne reste aucune licence de la catégorie Entry (licences utilisées\u00a0: 1)." in refused.text
+    assert "utilisées)" not in refused.text
+
+
 def test_a_category_without_licence_left_is_refused_with_the_form_not_after_it(client, mivb_account, tenant_a):
     """The licences are checked again as the unit of work commits (mivb/limits.py); the
     console form still gets its refusal in the request: the dialog again with 409, no

@@ -87,6 +87,17 @@ def test_list_users_service_checks_the_sync_state(session, tenant_a):
     assert (total, rows) == (0, [])
 
 
+def test_the_licences_left_are_counted_in_the_singular_and_in_french(client, mivb_account, tenant_a):
+    """"(1 licences left)" read wrong: the count takes the plural form its language gives it."""
+    m = mivb_account
+    for _ in range(4):  # Telephony has 5 licences
+        m.new_user("Telephony")
+    sign_in(client, tenant_a.account_admin.email)
+    assert "Telephony (1 licence left)" in client.get(_users(m.account_id)).text
+    french = client.get(_users(m.account_id), headers={"Accept-Language": "fr-FR,fr;q=0.9"}).text
+    assert "Telephony (1 licence restante)" in french and "Premium (5 licences restantes)" in french
+
+
 def test_bulk_assign_gives_every_ticked_user_the_category(client, mivb_account, tenant_a):
     m = mivb_account
     first, second = m.new_user(), m.new_user()

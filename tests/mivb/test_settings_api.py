@@ -96,6 +96,8 @@ def test_categories_report_licences_and_refuse_bad_changes(client, mivb_account)
     below = client.patch(m.url(f"/mivb/service-categories/{m.categories['Entry']}"), headers=m.partner,
                          json={"licences": 0})
     assert below.status_code == 409 and below.json()["errors"][0]["code"] == "licences_in_use"
+    assert below.json()["errors"][0]["message"] == (  # was "1 users have this category: …"
+        "Users with this category: 1. The licence count cannot go below that.")
     narrow = client.patch(m.url(f"/mivb/service-categories/{m.categories['Entry']}"), headers=m.partner,
                           json={"allowed_phone_types": ["desk_phone"]})
     assert narrow.status_code == 409 and narrow.json()["errors"][0]["code"] == "phone_type_in_use"

@@ -105,7 +105,7 @@ def update_category(ctx: ServiceContext, account_id: str, category_id: str, data
         category.template = changes["template"]
     if changes.get("licences") is not None:
         if changes["licences"] < used:
-            raise Conflict("licences_in_use", "%(used)s users have this category: the licence count cannot go "
+            raise Conflict("licences_in_use", "Users with this category: %(used)s. The licence count cannot go "
                            "below that.", field="licences", used=used)
         category.licences = changes["licences"]
     if "allowed_phone_types" in changes:
@@ -135,7 +135,7 @@ def delete_category(ctx: ServiceContext, account_id: str, category_id: str, *,
     check_version(category, expected_version)
     used = usage(ctx.session, [category.id]).get(category.id, 0)
     if used:
-        raise Conflict("category_in_use", "%(used)s users have this category: give them another one first.",
+        raise Conflict("category_in_use", "Users with this category: %(used)s. Give them another one first.",
                        used=used)
     record(ctx, account, "delete", "service_category", category.id, category.name, before=_snapshot(category))
     ctx.session.delete(category)

@@ -112,7 +112,7 @@ def set_addon_licences(ctx: ServiceContext, account_id: str, data: AddonLicences
     data = validate(AddonLicences, data)
     settings = load(ctx.session, account_id, for_update=True)
     ehdu_used, acd_used = addon_usage(ctx.session, account_id)
-    problems = [ErrorItem("licences_in_use", "%(used)s licences of this kind are in use.", name, {"used": used})
+    problems = [ErrorItem("licences_in_use", "Licences of this kind in use: %(used)s.", name, {"used": used})
                 for name, wanted, used in (("ehdu", data.ehdu, ehdu_used), ("acd_agent", data.acd_agent, acd_used))
                 if wanted < used]
     if problems:
