@@ -230,6 +230,9 @@ def concurrent(backend: str, allocators: int = 16, each: int = 50, size: int = R
             results = [out.get(timeout=600) for _ in children]
             for child in children:
                 child.join()
+            for result in results:
+                if isinstance(result, str):
+                    raise RuntimeError(result)
         seconds = time.perf_counter() - started
         handed_out = [dn for got, _ in results for dn in got]
         failures = sum(refused for _, refused in results)
@@ -244,6 +247,9 @@ def _allocating_process(url: str, ids: tuple[str, str, str], threads: int, each:
     engine = make_engine(url)
     try:
         out.put(_allocators(engine, ids, threads, each, start))
+    except BaseException as exc:  # said to the parent at once, which fails the figure with it
+        out.put(f"allocating process failed: {exc!r}")
+        raise
     finally:
         engine.dispose()
 
