@@ -15,7 +15,7 @@ The last column, for comparison, times what a naive allocator does on every call
 every used DN of the range and look for the first gap. It grows with the number of used
 DNs; the allocations themselves (hint + forward sweep) stay flat.
 
-`concurrent()` runs 16 allocators at once, each in its own session and thread, each
+`allocators.concurrent()` runs 16 allocators at once, each in its own session and thread, each
 allocation a unit of work (allocate, insert the phone, commit); it counts the DNs handed
 out twice (the unique constraint would refuse the second phone: a refusal is counted as
 a failure, never retried). The figure's allocators live in 2 processes of 8 threads, as
@@ -31,7 +31,6 @@ range over 2 s before it commits, as an import does between two checkpoints.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import random
 import statistics
 import sys
@@ -189,111 +188,6 @@ def run(backend: str, allocations: int, seed: int = 7, size: int = RANGE_SIZE) -
 
 
 @dataclass
-class Concurrent:
-    allocations: int
-    seconds: float
-    duplicates: int
-    failures: int
-
-    @property
-    def per_second(self) -> float:
-        return self.allocations / self.seconds if self.seconds else 0.0
-
-
-def concurrent(backend: str, allocators: int = 16, each: int = 50, size: int = RANGE_SIZE,
-               processes: int = 1) -> Concurrent:
-    """`allocators` allocators allocate `each` DNs at once from one range, each allocation a
-    unit of work, in `processes` processes (threads shared out between them); counts the
-    DNs handed out twice and the refused units."""
-    with _bench_database(backend) as engine:
-        with Session(engine, expire_on_commit=False) as session:
-            ids = _setup(session, size)
-        if processes <= 1:
-            results: list[tuple[list[str], int]] = []
-            start = threading.Barrier(2)  # this thread and the allocators' own
-            runner = threading.Thread(target=lambda: results.append(_allocators(engine, ids, allocators, each, start)))
-            runner.start()
-            start.wait()
-            started = time.perf_counter()
-            runner.join()
-        else:
-            spawn = multiprocessing.get_context("spawn")  # no engine, lock or thread of this process inherited
-            start, out = spawn.Barrier(processes + 1), spawn.Queue()
-            url = engine.url.render_as_string(hide_password=False)
-            shares = [allocators // processes + (1 if i < allocators % processes else 0) for i in range(processes)]
-            children = [spawn.Process(target=_allocating_process, args=(url, ids, share, each, start, out))
-                        for share in shares]
-            for child in children:
-                child.start()
-            start.wait(timeout=120)
-            started = time.perf_counter()
-            results = [out.get(timeout=600) for _ in children]
-            for child in children:
-                child.join()
-            for result in results:
-                if isinstance(result, str):
-                    raise RuntimeError(result)
-        seconds = time.perf_counter() - started
-        handed_out = [dn for got, _ in results for dn in got]
-        failures = sum(refused for _, refused in results)
-        with Session(engine) as session:
-            stored = session.scalar(select(func.count()).select_from(Phone).where(Phone.account_id == ids[0]))
-        duplicates = len(handed_out) - len(set(handed_out)) + max(0, len(handed_out) - (stored or 0))
-        return Concurrent(len(handed_out), seconds, duplicates, failures)
-
-
-def _allocating_process(url: str, ids: tuple[str, str, str], threads: int, each: int, start, out) -> None:
-    """One process of allocators (spawned): its own engine, `threads` allocators."""
-    engine = make_engine(url)
-    try:
-        out.put(_allocators(engine, ids, threads, each, start))
-    except BaseException as exc:  # said to the parent at once, which fails the figure with it
-        out.put(f"allocating process failed: {exc!r}")
-        raise
-    finally:
-        engine.dispose()
-
-
-def _allocators(engine: Engine, ids: tuple[str, str, str], threads: int, each: int,
-                start) -> tuple[list[str], int]:
-    """`threads` allocators, each in its own session and thread, started together once
-    `start` (a barrier shared with the caller) lets them go: the DNs they were handed and
-    the refused units."""
-    account_id, user_id, range_id = ids
-    handed_out: list[str] = []
-    failures = 0
-    guard = threading.Lock()
-    ready = threading.Barrier(threads + 1)
-
-    def allocator() -> None:
-        nonlocal failures
-        with Session(engine, expire_on_commit=False) as session:
-            ready.wait()
-            for _ in range(each):
-                try:
-                    dn, rid = numbering.allocate_dn(session, account_id, range_id=range_id)
-                    session.add(Phone(account_id=account_id, user_id=user_id, type="desk_phone", dn=dn,
-                                      dn_range_id=rid))
-                    session.commit()
-                except Exception:  # a refused unit is counted, never retried
-                    session.rollback()
-                    with guard:
-                        failures += 1
-                    continue
-                with guard:
-                    handed_out.append(dn)
-
-    workers = [threading.Thread(target=allocator, name=f"allocator-{i}") for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    start.wait()
-    ready.wait()
-    for worker in workers:
-        worker.join()
-    return handed_out, failures
-
-
-@dataclass
 class Beside:
     latencies_ms: list[float]
 
@@ -350,6 +244,8 @@ def figures(backend: str, sizes: Sizes) -> list[Figure]:
     """Figure 6 on one engine: concurrent allocations per second, duplicates, the cost of
     an allocation in a 99 %-full range against an empty one, and (PostgreSQL) how long one
     allocation takes beside an import's unit of work in the same range."""
+    from switchboard.bench.allocators import concurrent  # it imports this module
+
     together = concurrent(backend, sizes.allocators, sizes.alloc_each, sizes.alloc_range, processes=SERVER_PROCESSES)
     one_process = concurrent(backend, sizes.allocators, sizes.alloc_each, sizes.alloc_range)
     # SQLite has one writer: an import holds it from one checkpoint to the next, by design
