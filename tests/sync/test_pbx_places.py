@@ -140,6 +140,37 @@ def test_two_workers_never_have_more_than_the_limit_in_flight_to_one_pbx(committ
         assert session.scalars(select(PbxSlot.holder).where(PbxSlot.pbx == url)).all() == [None] * 3
 
 
+def test_a_worker_arriving_while_calls_are_at_the_pbx_never_pushes_beside_them(committed_factory, runtime, sim,
+                                                                                sim_api):
+    """The first worker holds every place, its calls slow at the PBX; the second arrives and
+    asks for its share: it gets places only as the first one's calls end (figure 2 counted
+    6 at once at a PBX of 4 when the places were given back under calls still in flight)."""
+    fake = FakePbxs()
+    fake.pause = 1.0
+    world = build_world(committed_factory, runtime, sim)
+    users = [world.configured_user("Telephony") for _ in range(16)]
+    url = "http://places-arriving.invalid"
+    _own_pbx(world, url)
+    runtime = _fake_runtime(fake, runtime)
+    first, second = (Worker(world.factory, runtime, retry=FAST_RETRY, threads=4, per_pbx=4, batch_size=4)
+                     for _ in range(2))
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05})
+               for w in (first, second)]
+    threads[0].start()
+    try:
+        _wait_until(lambda: fake.in_flight[url] == 4, "the first worker's calls at the PBX")
+        threads[1].start()
+        _wait_until(lambda: _states(world)["succeeded"] == len(users), "every push",
+                    detail=lambda: (_states(world), dict(fake.most)))
+    finally:
+        stop.set()
+        for thread in threads:
+            if thread.ident is not None:  # started
+                thread.join(60)
+    assert fake.most[url] == 4  # the limit is reached, never passed
+
+
 def test_a_waiter_that_stopped_long_ago_is_forgotten(committed_factory):
     pbx = "http://places-e.invalid"
     gone, holder = Places("gone", 2, LEASE), Places("holder", 2, LEASE)

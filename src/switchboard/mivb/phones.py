@@ -132,7 +132,6 @@ def add_phone(ctx: ServiceContext, account_id: str, user_id: str, data: PhoneIn 
     return phone_view(ctx, phone, sync_status_of(ctx.session, user_id), reveal=True)
 
 
-
 def list_phones(ctx: ServiceContext, account_id: str, user_id: str) -> list[dict[str, Any]]:
     _, _, service = store.load(ctx, account_id, user_id, write=False)
     status = ctx.session.get(SyncStatus, user_id)
