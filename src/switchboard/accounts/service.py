@@ -28,7 +28,7 @@ from switchboard.core.collation import by_name
 from switchboard.core.context import ServiceContext
 from switchboard.core.db import utcnow
 from switchboard.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from switchboard.core.uow import mark_new_in_transaction
+from switchboard.core.uow import flush, mark_new_in_transaction
 from switchboard.core.validation import normalize_email, validate
 from switchboard.sync.models import SYNC_STATES, SyncStatus
 
@@ -230,7 +230,7 @@ def create_user(ctx: ServiceContext, account_id: str, data: UserCreate | dict) -
     if data.password:
         auth.set_password(ctx.session, user, data.password)
     ctx.session.add(user)
-    ctx.session.flush()
+    flush(ctx.session)
     mark_new_in_transaction(ctx.session, "user", user.id)
     ctx.cache.pop(("email_free", user.email_key), None)
     ctx.cache[("user", user.id, True)] = user  # new in this unit of work: as good as locked

@@ -54,6 +54,14 @@ class IdMixin:
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
 
 
+@event.listens_for(IdMixin, "init", propagate=True)
+def _id_at_construction(_target, _args, kwargs) -> None:
+    """An object has its id as soon as it is made, not at its INSERT: a service can refer
+    to what it has just added without flushing it first (core.uow.batching_flushes)."""
+    if kwargs.get("id") is None:
+        kwargs["id"] = new_id()
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 _WROTE = "switchboard_wrote"
+_BATCHING = "switchboard_batching_flushes"
 
 
 @contextmanager
@@ -41,6 +42,31 @@ def finish_failed(session: Session, exc: BaseException) -> None:
         except Exception:  # the record could not be kept: the refusal still stands
             pass
     session.rollback()
+
+
+@contextmanager
+def batching_flushes(session: Session) -> Iterator[None]:
+    """Inside the block the services' own flushes wait (`flush`), and the block's end
+    flushes everything at once: the rows of a bulk import's batch go in a few INSERTs of
+    many rows each instead of a few statements per row. Any query still flushes first
+    (autoflush), so what a rule reads is always current. What the services' flushes would
+    have raised (a unique constraint) is raised at the end, for the whole batch."""
+    session.info[_BATCHING] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCHING, None)
+    session.flush()
+
+
+def batching(session: Session) -> bool:
+    return bool(session.info.get(_BATCHING))
+
+
+def flush(session: Session) -> None:
+    """A service's flush: now, or at the end of the batch the session is in."""
+    if not session.info.get(_BATCHING):
+        session.flush()
 
 
 def has_written(session: Session) -> bool:

@@ -6,13 +6,21 @@ A row describes the user's whole MiVB configuration. Its phones are matched to t
 user's phones by DN; a listed phone without a DN is new (or takes a phone its service
 category's template has just created, of the same type); a phone of the user that the row
 does not list is removed. A file without phone columns leaves phones alone; empty cells
-keep what is there."""
+keep what is there.
+
+Rows that create users are applied in batches (`apply_batch`): each batch in one savepoint
+whose services' flushes wait for its end (core.uow.batching_flushes), so its users,
+services, phones and pushes go in a few INSERTs of many rows each. A batch that raises
+anything is rolled back and applied again in halves, down to single rows, which go
+through `apply`: what is refused is refused alone with the same errors, as if every row
+had been applied one by one (tests/imports/test_import_batches.py holds the two ways equal)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import User
@@ -20,6 +28,7 @@ from switchboard.accounts.tenancy import require_account_admin
 from switchboard.audit.service import MASK
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import ErrorItem, ServiceError, ValidationFailed
+from switchboard.core.uow import batching_flushes
 from switchboard.core.validation import normalize_email, phone_number
 from switchboard.imports.csv_format import MAX_PHONES, PHONE_FIELDS, CsvFile, Row, phone_column
 from switchboard.imports.exporter import user_row
@@ -138,6 +147,32 @@ class Importer:
             return RowResult(row.number, email, "failed", errors=[e.as_stored() for e in _as_cells(exc.errors, row.number)])
         return RowResult(row.number, email, status, user_id)
 
+    def creates_user(self, row: Row) -> bool:
+        """Whether the row names no user of the database (one a rolled-back row made is none)."""
+        user = self.users.get(row.get("email").strip().lower())
+        return user is None or not inspect(user).persistent
+
+    def apply_batch(self, rows: list[Row]) -> list[RowResult]:
+        """Rows that create users, at once (see the module's doc); the results in order."""
+        if len(rows) < 2:
+            return [self.apply(row) for row in rows]
+        refused = {row.number for row in rows
+                   if row.problems or row.number in self.file_problems or self._cell_problems(row)}
+        applied: dict[int, RowResult] = {}
+        try:
+            with self.ctx.session.begin_nested():
+                with batching_flushes(self.ctx.session):
+                    for row in rows:
+                        if row.number not in refused:
+                            status, user_id = self._apply(row)
+                            applied[row.number] = RowResult(row.number, row.get("email"), status, user_id)
+                limits.check(self.ctx.session)  # every count the batch raised, at once
+        except (ServiceError, _RowRefused, IntegrityError):
+            self._forget_rolled_back()
+            half = len(rows) // 2
+            return self.apply_batch(rows[:half]) + self.apply_batch(rows[half:])
+        return [applied[row.number] if row.number in applied else self.apply(row) for row in rows]
+
     def _forget_rolled_back(self) -> None:
         """A rolled-back row's locks and objects are not this unit of work's any more."""
         self.ctx.forget("user", "service", "category")
@@ -210,8 +245,8 @@ class Importer:
         return user_row(user, service), pin
 
     def _service(self, user_id: str) -> MivbService | None:
-        """The user's service as this unit of work knows it (the identity map first)."""
-        return self.ctx.session.get(MivbService, user_id)
+        """The user's service as this unit of work knows it (what it made or loaded first)."""
+        return self.ctx.cache.get(("service", user_id)) or self.ctx.session.get(MivbService, user_id)
 
     def _apply_service(self, row: Row, user: User, created: bool) -> None:
         ctx, account_id = self.ctx, self.account.id

@@ -12,6 +12,7 @@ from switchboard.imports import csv_format
 from switchboard.imports.applier import Importer
 from switchboard.jobs import service as jobs
 from switchboard.jobs.models import Job
+from switchboard.jobs import runner
 from switchboard.jobs.runner import Checkpoint, Progress, RowResult
 
 
@@ -29,13 +30,24 @@ def run(ctx: ServiceContext, job: Job, progress: Progress, checkpoint: Checkpoin
     parsed = csv_format.read(jobs.input_text(ctx, job).encode("utf-8"))
     importer = Importer(ctx, job.account_id, parsed)
     results: list[RowResult] = []
-    for done, row in enumerate(parsed.rows, start=1):
-        if done <= checkpoint.skip:
-            continue
-        results.append(importer.apply(row))
+    rows = parsed.rows[checkpoint.skip:]
+    done = checkpoint.skip
+    while rows:
+        batch = _next_batch(importer, rows)
+        results.extend(importer.apply_batch(batch) if len(batch) > 1 else [importer.apply(batch[0])])
+        rows, done = rows[len(batch):], done + len(batch)
         progress(done)
         checkpoint(results)
     return results
+
+
+def _next_batch(importer: Importer, rows: list) -> list:
+    """The rows that create users from the first on, up to half a checkpoint's rows (its
+    commit falls between two batches); else the first row alone."""
+    size, most = 0, min(runner.CHECKPOINT_ROWS // 2, len(rows))
+    while size < most and importer.creates_user(rows[size]):
+        size += 1
+    return rows[:max(size, 1)]
 
 
 def result_csv(ctx: ServiceContext, job: Job) -> str:

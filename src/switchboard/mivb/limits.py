@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from switchboard.core.errors import Conflict, RefusedAtCommit
-from switchboard.core.uow import last_at_commit, tx_cache
+from switchboard.core.uow import batching, last_at_commit, tx_cache
 from switchboard.mivb import settings as mivb_settings
 from switchboard.mivb import usage
 from switchboard.mivb.models import MivbSettings, ServiceCategory
@@ -83,7 +83,10 @@ def applying_rows(session: Session) -> None:
 def before_answer(session: Session) -> None:
     """What a service that raised a count does before it returns. A request's unit ends
     right after: its counts are settled now, under their locks (a refusal comes with the
-    form; the commit has nothing left to read). A session applying rows only checks."""
+    form; the commit has nothing left to read). A session applying rows only checks, and
+    a batch of rows (core.uow.batching_flushes) checks once, at its end."""
+    if batching(session):
+        return
     if session.info.get(_ROWS):
         check(session)
     else:

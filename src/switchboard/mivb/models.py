@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard.core.db import Base, IdMixin, TimestampMixin, VersionedMixin
 from switchboard.core.integrity import conflict_on
 from switchboard.mivb.phone_types import NAMES as PHONE_TYPE_NAMES
+
+if TYPE_CHECKING:
+    from switchboard.accounts.models import User
 
 
 class MivbSettings(VersionedMixin, Base):
@@ -60,6 +65,9 @@ class MivbService(TimestampMixin, VersionedMixin, Base):
     pbx_key: Mapped[str | None] = mapped_column(String(128))
 
     category: Mapped[ServiceCategory | None] = relationship()
+    # Never read (lazy="raise"): it tells the unit of work that a user is inserted before
+    # its service when both are flushed at once (a bulk import's batch).
+    user: Mapped["User"] = relationship(lazy="raise")
     phones: Mapped[list["Phone"]] = relationship(
         back_populates="service", order_by="Phone.position", cascade="all, delete-orphan")
 

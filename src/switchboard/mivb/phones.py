@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from switchboard.accounts.tenancy import check_version, get_account, require_account_admin
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import Conflict, ValidationFailed
+from switchboard.core.uow import flush
 from switchboard.core.validation import numbers_in, validate
 from switchboard.mivb import limits, rules, store
 from switchboard.mivb.models import MivbService, Phone, ServiceCategory
@@ -111,7 +112,7 @@ def create_phone(ctx: ServiceContext, account_id: str, service: MivbService, dat
         phone.sip_username = _sip_username(ctx.session, account_id, dn)
         phone.sip_password_encrypted = ctx.rt.secret_box.encrypt(_strong_password())
     service.phones.append(phone)
-    ctx.session.flush()
+    flush(ctx.session)
     note_did_taken(ctx.session, did)
     return phone
 

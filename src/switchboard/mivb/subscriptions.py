@@ -16,7 +16,7 @@ from switchboard.accounts.tenancy import check_version, get_account, get_user, r
 from switchboard.audit.service import MASK
 from switchboard.core.context import ServiceContext
 from switchboard.core.errors import Conflict, ErrorItem, NotFound, ServiceError, ValidationFailed
-from switchboard.core.uow import is_new_in_transaction, tx_cache
+from switchboard.core.uow import flush, is_new_in_transaction, tx_cache
 from switchboard.core.validation import validate
 from switchboard.mivb import events, limits, pins, rules, store
 from switchboard.mivb import settings as mivb_settings
@@ -67,10 +67,11 @@ def _surely_without_service(ctx: ServiceContext, user_id: str) -> bool:
 
 
 def _new_service(ctx: ServiceContext, account: Account, user: User) -> MivbService:
-    service = MivbService(user_id=user.id, account_id=account.id, desired_revision=0)
+    # Every counted field known (None): its change is told exactly, flushed before or not.
+    service = MivbService(user_id=user.id, account_id=account.id, desired_revision=0, service_category_id=None)
     service.phones, service.category = [], None  # known empty: never loaded
     ctx.session.add(service)
-    ctx.session.flush()
+    flush(ctx.session)
     ctx.cache[("service", user.id)] = service  # new in this unit of work: as good as locked
     record(ctx, account, "create", "mivb_service", user.id, user.email, subject=user.id,
            after=service_snapshot(service))
@@ -189,7 +190,7 @@ def apply_category(ctx: ServiceContext, account: Account, user: User, service: M
     service.template = category.template
     service.pbx_key = service.pbx_key or service.user_id  # from now on the account manages it on the PBX
     store.push(ctx, service)
-    ctx.session.flush()
+    flush(ctx.session)
     record(ctx, account, "update", "mivb_service", user.id, user.email, subject=user.id,
            before=before, after=service_snapshot(service))
 

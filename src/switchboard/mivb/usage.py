@@ -18,7 +18,8 @@ from sqlalchemy import Select, event, func, inspect, select
 from sqlalchemy.orm import Session, object_session
 
 from switchboard.accounts.models import Account, User
-from switchboard.core.uow import adjust_count, forget_counts, keep_until_commit, kept_until_commit, tx_cache, tx_count
+from switchboard.core.uow import (adjust_count, batching, forget_counts, is_new_in_transaction, keep_until_commit,
+                                  kept_until_commit, tx_cache, tx_count)
 from switchboard.mivb.models import MivbService, Phone
 
 _UNKNOWN = object()
@@ -99,7 +100,10 @@ def grown(session: Session) -> set[tuple[str, str]]:
 
 def _settle(session: Session) -> None:
     """Flushes the pending changes when some of them change what is counted (a new or
-    deleted service or phone, a counted field changed), as a count query would."""
+    deleted service or phone, a counted field changed), as a count query would. In a batch
+    of rows (core.uow.batching_flushes) they wait for its end, whose check counts them."""
+    if batching(session):
+        return
     counted = (MivbService, Phone)
     if any(isinstance(o, counted) for o in session.new) or any(isinstance(o, counted) for o in session.deleted):
         session.flush()
@@ -114,8 +118,11 @@ def _settle(session: Session) -> None:
 
 def category_of_flushed(session: Session, user_id: str) -> Any:
     """The category the user's service has in the database as this transaction sees it,
-    when this session knows it (else _UNKNOWN)."""
+    when this session knows it (else _UNKNOWN). A user this transaction made has none
+    there, unless it flushed one (then in the identity map)."""
     service = session.identity_map.get(session.identity_key(MivbService, (user_id,)))
+    if service is None and is_new_in_transaction(session, "user", user_id):
+        return None
     if service is None or inspect(service).pending:
         return _UNKNOWN
     committed = _before(service, ("service_category_id",))

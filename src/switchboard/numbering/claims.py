@@ -6,11 +6,15 @@ account; a DID: everywhere) and the number. SQLite has a single writer: nothing 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ARRAY, String, bindparam, exists, func, literal, not_, select
 from sqlalchemy.orm import Session
+
+from switchboard.core.uow import batching
 
 if TYPE_CHECKING:
     from switchboard.numbering.pool import Pool
@@ -20,6 +24,19 @@ def claims_numbers(session: Session) -> bool:
     """Whether transactions claim numbers (PostgreSQL) or hold the single writer's lock
     already (SQLite)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+@contextlib.contextmanager
+def asking_others(session: Session) -> Iterator[None]:
+    """Around a statement that asks what other transactions hold: in a batch of rows
+    (core.uow.batching_flushes) it does not flush first. The pending phones hold numbers
+    this transaction's sweep handed out or took by name, which it never offers again; a
+    mistake would still meet the unique constraints when the batch is flushed."""
+    if batching(session):
+        with session.no_autoflush:
+            yield
+    else:
+        yield
 
 
 def _claim_scope(pool: Pool, account_id: Any) -> Any:
@@ -43,8 +60,9 @@ def try_claim(session: Session, pool: Pool, rng: Any, numbers: list[int], want: 
     ends (re-entrant: held ones stay held). The caller reads again whether the claimed
     ones are free: one committed by another transaction as this statement ran is not."""
     span = pool.span_of(rng)
-    got = session.scalars(_claim_statement(pool, rng.account_id, span),
-                          {"numbers": [span.text(n) for n in numbers], "want": want})
+    with asking_others(session):
+        got = session.scalars(_claim_statement(pool, rng.account_id, span),
+                              {"numbers": [span.text(n) for n in numbers], "want": want}).all()
     return sorted(n for n in (span.number(v) for v in got) if n is not None)
 
 

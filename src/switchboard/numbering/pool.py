@@ -167,6 +167,7 @@ class _Cursor:
     taken: set[int] = field(default_factory=set)
     untried: list[int] = field(default_factory=list)
     want: int = 1
+    full: bool = False  # swept to the end, and nobody had given a number back since the range was read
 
     def pull(self) -> int | None:
         """The next number the sweep finds free (not taken by name in this transaction)."""
@@ -246,9 +247,12 @@ def take_next(session: Session, pool: Pool, range_id: str, usable: Usable | None
         return None
     cursor = _cursor(session, pool, rng)
     found = _take(session, pool, rng, cursor, usable)
-    if found is None and claims_numbers(session) and _given_back_since_read(session, pool, rng):
-        cursor = _cursor(session, pool, rng)  # others gave numbers back: sweep again
-        found = _take(session, pool, rng, cursor, usable)
+    if found is None and claims_numbers(session) and not cursor.full:
+        if _given_back_since_read(session, pool, rng):
+            cursor = _cursor(session, pool, rng)  # others gave numbers back: sweep again
+            found = _take(session, pool, rng, cursor, usable)
+        else:  # asked once a transaction (a full first range is not read again for each allocation)
+            cursor.full = True
     # What this transaction reads of the hint follows its sweep; the row moves at commit.
     set_committed_value(rng, "next_hint", cursor.span.text(min(cursor.hint(), cursor.span.hi)))
     return found

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, func, literal_column, not_, select, union_all
 from sqlalchemy.orm import Session
 
+from switchboard.numbering.claims import asking_others
 from switchboard.numbering.spans import Span
 
 # Used numbers read per query while sweeping forward from a hint.
@@ -110,5 +111,6 @@ def count_used(session: Session, span: Span, sources: Sources) -> int:
 
 def used_among(session: Session, span: Span, sources: Sources, numbers: list[int]) -> set[int]:
     """Which of `numbers` are in use now (one statement, read after they were claimed)."""
-    used = session.scalars(sources.used, {"numbers": [span.text(n) for n in numbers]})
+    with asking_others(session):
+        used = session.scalars(sources.used, {"numbers": [span.text(n) for n in numbers]}).all()
     return {m for m in (span.number(v) for v in used) if m is not None}

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from switchboard.core.db import Base, UTCDateTime, utcnow
 from switchboard.core.uow import tx_cache
+
+if TYPE_CHECKING:
+    from switchboard.mivb.models import MivbService
 
 JOB_STATES = ("queued", "running", "succeeded", "failed", "superseded")
 OPEN_JOB_STATES = ("queued", "running")
@@ -65,6 +68,9 @@ class SyncStatus(Base):
     phones: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     applied_revision: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Never read (lazy="raise"): a service is inserted before its sync state when both are
+    # flushed at once (a bulk import's batch).
+    service: Mapped["MivbService"] = relationship(lazy="raise")
 
 
 class PbxSlot(Base):

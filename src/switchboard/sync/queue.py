@@ -66,9 +66,9 @@ def enqueue_push(session: Session, service: MivbService) -> SyncJob:
     else:
         if not is_new_in_transaction(session, "user", service.user_id):  # a new user has no job waiting
             _supersede_queued_pushes(session, service.account_id, service.user_id)
-        job = SyncJob(account_id=service.account_id, user_id=service.user_id, kind="push_user",
+        job = SyncJob(account_id=service.account_id, user_id=service.user_id, kind="push_user", state="queued",
                       pbx_key=service.pbx_key or service.user_id, revision=service.desired_revision,
-                      run_after=utcnow())
+                      run_after=utcnow())  # its state known before it is flushed (a batch of rows)
         session.add(job)
         tx_cache(session)[push_key(service.user_id)] = job
     status = status_of(session, service)
