@@ -10,9 +10,9 @@ from __future__ import annotations
 from switchboard.core.context import ServiceContext
 from switchboard.imports import csv_format
 from switchboard.imports.applier import Importer
+from switchboard.jobs import runner
 from switchboard.jobs import service as jobs
 from switchboard.jobs.models import Job
-from switchboard.jobs import runner
 from switchboard.jobs.runner import Checkpoint, Progress, RowResult
 
 
@@ -34,7 +34,7 @@ def run(ctx: ServiceContext, job: Job, progress: Progress, checkpoint: Checkpoin
     done = checkpoint.skip
     while rows:
         batch = _next_batch(importer, rows)
-        results.extend(importer.apply_batch(batch) if len(batch) > 1 else [importer.apply(batch[0])])
+        results.extend(importer.apply_batch(batch))
         rows, done = rows[len(batch):], done + len(batch)
         progress(done)
         checkpoint(results)
