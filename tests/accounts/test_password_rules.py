@@ -100,3 +100,14 @@ def test_the_shipped_passwords_stay_valid():
     for password in (PASSWORD, DEMO_PASSWORD):
         assert len(password) >= 12 and password.lower() not in COMMON_PASSWORDS
     assert 90 <= len(COMMON_PASSWORDS) <= 200
+
+
+def test_a_user_made_with_a_password_has_no_sign_in_to_revoke(session, tenant_a):
+    """Revoking sign-ins is for a user who has some: one being made starts at token
+    version 0 (ids are known as objects are made, so the id alone cannot tell)."""
+    ctx = system_ctx(session)
+    user = accounts.create_user(ctx, tenant_a.account.id, {
+        "first_name": "New", "last_name": "Comer", "email": "new.comer@example.com", "password": "a-fine-password-1"})
+    assert user.token_version == 0
+    accounts.update_user(ctx, tenant_a.account.id, user.id, {"password": "another-password-2"})
+    assert user.token_version == 1  # a stored user's new password still signs it out everywhere

@@ -7,17 +7,20 @@ back), once in batches and once row by row, and what each run wrote is compared.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from switchboard.accounts import service as accounts
 from switchboard.accounts.models import User
 from switchboard.core.uow import _AT_COMMIT
 from switchboard.imports.applier import Importer
 from switchboard.jobs import runner as job_runner
 from switchboard.mivb.models import MivbService, Phone
+from switchboard.pbx.models import MivbCatalog
 from switchboard.sync.models import SyncJob, SyncStatus
 from tests.imports.conftest import make_room
 from tests.statements import counting_statements
@@ -160,3 +163,43 @@ def test_a_file_whose_batches_fail_in_every_way_ends_as_row_by_row(client, mivb_
                        28: ["duplicate_in_file"]}, refused
     assert batched["written"] == alone["written"]
     assert len(batched["written"]["change_log"]) > 40
+
+
+def test_a_flush_failing_inside_a_rule_that_tries_and_catches_sends_the_batch_row_by_row(
+        client, mivb_account, run_import, session_factory, monkeypatch):
+    """A user made by someone else after the import read the file's e-mails: row by row,
+    creating it fails at once (email_taken). In a batch its INSERT waits, and the first
+    query that flushes it may be the group check of a template with a group type, which
+    tries each group and catches what it raises: the failed flush leaves the savepoint
+    unusable. The batch must still end as row by row, not fail the job."""
+    m = mivb_account
+    tag = m.account_id[:8]
+    taken = client.get(m.user_url(m.new_user()), headers=m.admin).json()["email"]
+    with session_factory() as session, session.begin():  # Telephony's template gets a group type
+        catalog = session.get(MivbCatalog, m.account_id)
+        data = copy.deepcopy(catalog.data)
+        for template in data["templates"]:
+            if template["name"] == "Telephony User":
+                template["group_type"] = "prg"
+        catalog.data = data
+    read = accounts.users_by_email
+
+    def read_before_it_was_made(ctx, keys):  # the file's e-mails, read before `taken` was made
+        found = read(ctx, keys)
+        for key, user in list(found.items()):
+            if user.email == taken:
+                del found[key]
+                ctx.cache[("email_free", key)] = True
+        return found
+
+    monkeypatch.setattr(accounts, "users_by_email", read_before_it_was_made)
+    rows = [_row(f"late{n}@{tag}.example", name=f"Late{n}") for n in (1, 2)] + [_row(taken)] + [
+        _row(f"late{n}@{tag}.example", name=f"Late{n}") for n in (4, 5)]
+    job = run_import("\n".join([HEADER] + rows) + "\n", mode="apply", on_error="partial")
+    assert job["state"] == "succeeded", job
+    outcome = {r["row"]: (r["status"], [e["code"] for e in r["errors"]]) for r in job["result"]["rows"]}
+    assert outcome == {1: ("created", []), 2: ("created", []), 3: ("failed", ["email_taken"]),
+                       4: ("created", []), 5: ("created", [])}, outcome
+    groups = {client.get(m.user_url(r["user_id"]) + "/mivb", headers=m.admin).json()["programming"]["group"]
+              for r in job["result"]["rows"] if r["status"] == "created"}
+    assert groups <= {"Sales PRG", "Support PRG"} and groups, groups

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -120,7 +120,7 @@ def set_password(session: Session, user: User, password: str | None, *, field: s
         user.password_history = [new_hash, *recent][:passwords.HISTORY]
     else:
         user.password_hash = None
-    if user.id is not None:
+    if inspect(user).persistent:  # a user being made has no sign-in yet (its id is known all the same)
         revoke_sign_ins(session, user)
 
 

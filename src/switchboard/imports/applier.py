@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import inspect, select
-from sqlalchemy.exc import IntegrityError
 
 from switchboard.accounts import service as accounts
 from switchboard.accounts.models import User
@@ -167,7 +166,10 @@ class Importer:
                             status, user_id = self._apply(row)
                             applied[row.number] = RowResult(row.number, row.get("email"), status, user_id)
                 limits.check(self.ctx.session)  # every count the batch raised, at once
-        except (ServiceError, _RowRefused, IntegrityError):
+        except Exception:  # noqa: BLE001 - whatever it was, the rows alone say it (or raise it again)
+            # Not only a refusal: a rule that tries and catches (rules.template_group) may
+            # meet the failure of the flush its query starts, which leaves the batch's
+            # savepoint unusable (PendingRollbackError at the next statement).
             self._forget_rolled_back()
             half = len(rows) // 2
             return self.apply_batch(rows[:half]) + self.apply_batch(rows[half:])
