@@ -112,27 +112,39 @@ def test_a_shared_pool_pushes_nothing_to_a_pbx_before_it_holds_places():
     pool.close()
 
 
+def _two_workers_on_one_pbx(committed_factory, runtime, sim, fake, url: str, users: int, **options):
+    """A world whose `users` configured users all live on the fake PBX at `url`, and two
+    workers (not started) that push to it: (world, users, stop, threads)."""
+    world = build_world(committed_factory, runtime, sim)
+    configured = [world.configured_user("Telephony") for _ in range(users)]
+    _own_pbx(world, url)
+    runtime = _fake_runtime(fake, runtime)
+    workers = [Worker(world.factory, runtime, retry=FAST_RETRY, **options) for _ in range(2)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05}) for w in workers]
+    return world, configured, stop, threads
+
+
+def _stop(stop: threading.Event, threads: list[threading.Thread]) -> None:
+    stop.set()
+    for thread in threads:
+        if thread.ident is not None:  # started
+            thread.join(60)
+
+
 def test_two_workers_never_have_more_than_the_limit_in_flight_to_one_pbx(committed_factory, runtime, sim, sim_api):
     fake = FakePbxs()
     fake.pause = 0.03
-    world = build_world(committed_factory, runtime, sim)
-    users = [world.configured_user("Telephony") for _ in range(40)]
     url = "http://places-shared.invalid"
-    _own_pbx(world, url)
-    runtime = _fake_runtime(fake, runtime)
-    workers = [Worker(world.factory, runtime, retry=FAST_RETRY, threads=4, per_pbx=3, batch_size=5)
-               for _ in range(2)]
-    stop = threading.Event()
-    threads = [threading.Thread(target=w.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05}) for w in workers]
+    world, users, stop, threads = _two_workers_on_one_pbx(committed_factory, runtime, sim, fake, url, 40,
+                                                          threads=4, per_pbx=3, batch_size=5)
     for thread in threads:
         thread.start()
     try:
         _wait_until(lambda: _states(world)["succeeded"] == len(users), "every push",
                     detail=lambda: (_states(world), dict(fake.most)))
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(60)
+        _stop(stop, threads)
     assert not any(thread.is_alive() for thread in threads)
     assert fake.pushed[url] >= len(users)
     assert fake.most[url] == 3  # the limit is reached, never passed, by the two workers together
@@ -147,16 +159,9 @@ def test_a_worker_arriving_while_calls_are_at_the_pbx_never_pushes_beside_them(c
     6 at once at a PBX of 4 when the places were given back under calls still in flight)."""
     fake = FakePbxs()
     fake.pause = 1.0
-    world = build_world(committed_factory, runtime, sim)
-    users = [world.configured_user("Telephony") for _ in range(16)]
     url = "http://places-arriving.invalid"
-    _own_pbx(world, url)
-    runtime = _fake_runtime(fake, runtime)
-    first, second = (Worker(world.factory, runtime, retry=FAST_RETRY, threads=4, per_pbx=4, batch_size=4)
-                     for _ in range(2))
-    stop = threading.Event()
-    threads = [threading.Thread(target=w.run_forever, args=(stop,), kwargs={"idle_seconds": 0.05})
-               for w in (first, second)]
+    world, users, stop, threads = _two_workers_on_one_pbx(committed_factory, runtime, sim, fake, url, 16,
+                                                          threads=4, per_pbx=4, batch_size=4)
     threads[0].start()
     try:
         _wait_until(lambda: fake.in_flight[url] == 4, "the first worker's calls at the PBX")
@@ -164,10 +169,7 @@ def test_a_worker_arriving_while_calls_are_at_the_pbx_never_pushes_beside_them(c
         _wait_until(lambda: _states(world)["succeeded"] == len(users), "every push",
                     detail=lambda: (_states(world), dict(fake.most)))
     finally:
-        stop.set()
-        for thread in threads:
-            if thread.ident is not None:  # started
-                thread.join(60)
+        _stop(stop, threads)
     assert fake.most[url] == 4  # the limit is reached, never passed
 
 

@@ -65,7 +65,7 @@ def batching(session: Session) -> bool:
 
 def flush(session: Session) -> None:
     """A service's flush: now, or at the end of the batch the session is in."""
-    if not session.info.get(_BATCHING):
+    if not batching(session):
         session.flush()
 
 
